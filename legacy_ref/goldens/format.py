@@ -12,7 +12,7 @@ A golden file is a plain ``.npz`` archive, loadable with
     a call input, by argument name (``input.x``, ``input.mask``).
 ``weight.<legacy name>``
     a weight, named as the legacy format names it: the HDF5 ``weight_names``
-    entry without ``:0`` for Keras 2 layers (``mha_Wq``), the object-graph
+    entry without ``:0`` for Keras 2 layers (``mha/mha_Wq``), the object-graph
     path of a TF checkpoint without ``/.ATTRIBUTES/VARIABLE_VALUE`` for the
     subclassed tutorial model (``encoder/enc_layers/0/mha/wq/kernel``).
 ``output.<name>``

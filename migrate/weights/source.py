@@ -1,0 +1,78 @@
+"""The common shape of every checkpoint reader's result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class SourceWeight:
+    """One weight in a legacy checkpoint.
+
+    Attributes:
+        name: the legacy name (HDF5 ``weight_names`` entry without ``:0``, or
+            the object-graph path of a TF checkpoint without
+            ``/.ATTRIBUTES/VARIABLE_VALUE``).
+        shape: the stored shape, known without reading the data.
+        dtype: the stored dtype name.
+        layer: the legacy layer that owns it (HDF5 files), or ``""``.
+        read: reads the array on demand; each call reads it anew.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str
+    layer: str
+    read: Callable[[], np.ndarray] = field(repr=False, compare=False)
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+
+
+@dataclass
+class WeightSource:
+    """What a reader found in a legacy checkpoint.
+
+    Attributes:
+        path: the file or directory read.
+        format: ``"keras-h5-weights"``, ``"keras-h5-model"``,
+            ``"tf-checkpoint"`` or ``"savedmodel"``.
+        weights: model weights in file order.
+        dropped: optimizer slots, counters and other training state that a
+            port drops by default (name and shape), for the report.
+        layer_order: the legacy layer names in file order (HDF5 files).
+        model_config: the parsed ``model_config`` JSON of a full-model HDF5
+            file (data only; nothing in it is ever executed), else ``None``.
+        metadata: anything else worth reporting (keras_version, backend).
+    """
+
+    path: str
+    format: str
+    weights: list[SourceWeight]
+    dropped: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
+    layer_order: list[str] = field(default_factory=list)
+    model_config: dict[str, Any] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    closers: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    def close(self) -> None:
+        """Release open files; the lazy ``read`` functions stop working."""
+        while self.closers:
+            self.closers.pop()()
+
+    def __enter__(self) -> "WeightSource":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def by_name(self) -> dict[str, SourceWeight]:
+        return {w.name: w for w in self.weights}
+
+    @property
+    def nbytes(self) -> int:
+        return sum(w.nbytes for w in self.weights)

@@ -1,0 +1,107 @@
+"""Reader for TF object checkpoints and SavedModel variables.
+
+Keys of an object-based checkpoint are object-graph paths, for example
+``transformer/encoder/enc_layers/0/mha/wq/kernel/.ATTRIBUTES/VARIABLE_VALUE``.
+They are read with TensorFlow's checkpoint reader, which parses the tensor
+bundle as data: the legacy model is never rebuilt and nothing is executed.
+Optimizer slots (``.OPTIMIZER_SLOT``), the optimizer's own variables, the save
+counter and the serialized object graph are reported and dropped.
+
+SOURCE may be a checkpoint prefix (``ckpt-3``), a ``CheckpointManager``
+directory (the latest checkpoint is taken, as ``tf.train.latest_checkpoint``
+does), or a SavedModel directory (its ``variables/variables`` bundle).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from migrate.weights.errors import PortError
+from migrate.weights.source import SourceWeight, WeightSource
+
+VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
+_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
+
+
+def resolve_prefix(path: Path) -> tuple[Path, str]:
+    """Return the checkpoint prefix behind SOURCE and the format it was found as."""
+    if path.is_dir():
+        if (path / "saved_model.pb").exists() or (path / "saved_model.pbtxt").exists():
+            prefix = path / "variables" / "variables"
+            if not Path(f"{prefix}.index").exists():
+                raise PortError(path, "is a SavedModel without variables/variables.index; nothing to port")
+            return prefix, "savedmodel"
+        import tensorflow as tf
+
+        latest = tf.train.latest_checkpoint(str(path))
+        if latest is None:
+            index_files = sorted(path.glob("*.index"))
+            if len(index_files) == 1:
+                return index_files[0].with_suffix(""), "tf-checkpoint"
+            raise PortError(
+                path,
+                "is a directory with no 'checkpoint' file naming a latest checkpoint"
+                + (f" and {len(index_files)} *.index files; pass one prefix" if index_files else " and no *.index file"),
+            )
+        return Path(latest), "tf-checkpoint"
+    if path.suffix == ".index":
+        return path.with_suffix(""), "tf-checkpoint"
+    if Path(f"{path}.index").exists():
+        return path, "tf-checkpoint"
+    raise PortError(path, "no such checkpoint (expected PREFIX.index, a CheckpointManager directory or a SavedModel)")
+
+
+def is_tf_checkpoint(path: Path) -> bool:
+    return path.is_dir() or path.suffix == ".index" or Path(f"{path}.index").exists()
+
+
+def _is_model_variable(key: str) -> bool:
+    if not key.endswith(VALUE_SUFFIX):
+        return False
+    if ".OPTIMIZER_SLOT" in key or key.startswith("optimizer/") or "/optimizer/" in key:
+        return False
+    return key != "save_counter" + VALUE_SUFFIX
+
+
+def read_tf_checkpoint(path: str | Path) -> WeightSource:
+    """Catalogue the model variables of a TF checkpoint or SavedModel (lazily).
+
+    Raises:
+        PortError: SOURCE does not exist or is not a readable checkpoint.
+    """
+    path = Path(path)
+    if not path.exists() and not Path(f"{path}.index").exists():
+        raise PortError(path, "no such file or directory")
+    prefix, fmt = resolve_prefix(path)
+    import tensorflow as tf
+
+    try:
+        reader = tf.train.load_checkpoint(str(prefix))
+        shapes = reader.get_variable_to_shape_map()
+        dtypes = reader.get_variable_to_dtype_map()
+    except Exception as exc:  # TF raises several internal error types here
+        raise PortError(prefix, f"is not a readable TF checkpoint ({type(exc).__name__}: {exc}); it is truncated or corrupt") from exc
+
+    weights: list[SourceWeight] = []
+    dropped: list[tuple[str, tuple[int, ...]]] = []
+    for key in sorted(shapes):
+        if key == _GRAPH_KEY:
+            continue
+        shape = tuple(int(d) for d in shapes[key])
+        if not _is_model_variable(key):
+            dropped.append((key.removesuffix(VALUE_SUFFIX), shape))
+            continue
+        name = key[: -len(VALUE_SUFFIX)]
+
+        def read(key: str = key, name: str = name) -> np.ndarray:
+            try:
+                return np.asarray(reader.get_tensor(key))
+            except Exception as exc:
+                raise PortError(prefix, f"variable {name!r} cannot be read ({exc}); the checkpoint is truncated or corrupt") from exc
+
+        weights.append(SourceWeight(name, shape, dtypes[key].name, "", read))
+    if not weights:
+        raise PortError(prefix, "holds no model variables (only optimizer state or counters)")
+    return WeightSource(path=str(prefix), format=fmt, weights=weights, dropped=dropped)

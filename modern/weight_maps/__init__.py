@@ -1,0 +1,15 @@
+"""Weight correspondences from legacy layers and models to ``modern`` ones.
+
+A weight map is data: an ordered list of :class:`WeightRule` rows, each saying
+which legacy weight (by its legacy name, as the legacy checkpoint format names
+it) fills which modern variable (by its Keras 3 ``variable.path`` relative to
+the modern layer or model), through which named transform. The closed set of
+transforms lives in :mod:`modern.weight_maps.transforms`.
+
+The maps are used by the tests that prove ``modern`` equal to the legacy
+goldens and by ``migrate port``, so there is exactly one copy of each.
+"""
+
+from modern.weight_maps.transforms import TRANSFORMS, WeightRule, apply_transform
+
+__all__ = ["TRANSFORMS", "WeightRule", "apply_transform"]

@@ -1,0 +1,29 @@
+"""Suite-wide configuration.
+
+Two runtimes share this process: ``legacy_ref`` runs on ``tf_keras`` and
+``modern``/migrated code on Keras 3 (``keras``). Nothing here sets
+``TF_USE_LEGACY_KERAS``; a test checks that ``import keras`` stays Keras 3.
+
+Tests under ``tests/modern`` are backend-agnostic: they compare ``modern``
+with the committed golden arrays and never import TensorFlow or
+``legacy_ref``. They get the ``backends`` marker so ``./dev test`` can run
+them again under ``KERAS_BACKEND=jax`` and ``KERAS_BACKEND=torch``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+TESTS_DIR = Path(__file__).resolve().parent
+MODERN_DIR = TESTS_DIR / "modern"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if MODERN_DIR in Path(str(item.fspath)).resolve().parents:
+            item.add_marker(pytest.mark.backends)
