@@ -10,6 +10,6 @@ The maps are used by the tests that prove ``modern`` equal to the legacy
 goldens and by ``migrate port``, so there is exactly one copy of each.
 """
 
-from modern.weight_maps.transforms import TRANSFORMS, WeightRule, apply_transform
+from modern.weight_maps.transforms import TRANSFORMS, WeightRule, apply_transform, transform_fits
 
-__all__ = ["TRANSFORMS", "WeightRule", "apply_transform"]
+__all__ = ["TRANSFORMS", "WeightRule", "apply_transform", "transform_fits"]

@@ -84,6 +84,23 @@ TRANSFORMS: dict[str, Callable[[np.ndarray, tuple[int, ...]], np.ndarray]] = {
 }
 
 
+def transform_fits(name: str, source_shape: tuple[int, ...], target_shape: tuple[int, ...]) -> bool:
+    """Whether ``name`` maps ``source_shape`` exactly onto ``target_shape``
+    (checked from shapes alone, without any data)."""
+    s, t = tuple(source_shape), tuple(target_shape)
+    if name == "identity":
+        return s == t
+    if name == "transpose":
+        return s == t[::-1]
+    if name == "split_heads":
+        return len(s) == 2 and len(t) == 3 and s == (t[0], t[1] * t[2])
+    if name == "split_bias":
+        return len(s) == 1 and len(t) == 2 and s == (t[0] * t[1],)
+    if name == "merge_heads":
+        return len(s) == 2 and len(t) == 3 and s == (t[0] * t[1], t[2])
+    raise KeyError(f"unknown weight transform {name!r}; known: {sorted(TRANSFORMS)}")
+
+
 def apply_transform(name: str, array: np.ndarray, target_shape: tuple[int, ...], *, what: str = "") -> np.ndarray:
     """Apply the named transform and check the result has exactly ``target_shape``.
 
@@ -102,8 +119,7 @@ def apply_transform(name: str, array: np.ndarray, target_shape: tuple[int, ...],
         raise KeyError(f"unknown weight transform {name!r}; known: {sorted(TRANSFORMS)}")
     array = np.asarray(array)
     target_shape = tuple(int(d) for d in target_shape)
-    expected_size = int(np.prod(target_shape))
-    if name != "identity" and name != "transpose" and array.size != expected_size:
+    if not transform_fits(name, array.shape, target_shape):
         raise ValueError(f"{what}: {name} cannot map shape {array.shape} onto {target_shape}")
     result = TRANSFORMS[name](array, target_shape)
     if tuple(result.shape) != target_shape:

@@ -1,0 +1,229 @@
+"""A port plan: which source weight fills which live Keras 3 variable, and how.
+
+Plans are made three ways, all ending in the same :class:`PortPlan`:
+
+* :func:`plan_by_layers` -- HDF5 sources into a model of the same architecture:
+  layers are paired by name (or, when no names match, by order among layers
+  with weights), weights inside a layer by order;
+* :func:`plan_by_object_paths` -- TF checkpoints into a model of the same
+  architecture: object-graph paths are matched (see
+  :mod:`migrate.weights.targets`);
+* :func:`plan_by_rules` -- legacy layers into their ``modern`` equivalents
+  through the declarative weight maps of :mod:`modern.weight_maps`.
+
+Nothing is read while planning: shapes come from the source catalogue, and
+every pair's shape is checked against the transform's result shape.
+:func:`apply_plan` then reads one source array at a time, transforms it and
+assigns it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
+
+from migrate.weights.errors import PortError
+from migrate.weights.source import SourceWeight, WeightSource
+from migrate.weights.targets import layer_weights, object_paths
+
+
+@dataclass(frozen=True)
+class Assignment:
+    source: SourceWeight
+    target: Any  # a keras.Variable
+    target_name: str
+    transform: str = "identity"
+
+
+@dataclass
+class PortPlan:
+    """The complete pairing of a source with a model.
+
+    Attributes:
+        assignments: every (source, target, transform) pair, in source order.
+        unmatched_sources: source weights nothing will read.
+        unfilled_targets: model variables nothing will fill, by name.
+        dropped: optimizer state and counters dropped from the source.
+        problems: shape mismatches and other reasons the plan cannot run.
+    """
+
+    assignments: list[Assignment] = field(default_factory=list)
+    unmatched_sources: list[SourceWeight] = field(default_factory=list)
+    unfilled_targets: list[str] = field(default_factory=list)
+    dropped: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def complete(self) -> bool:
+        return not (self.problems or self.unmatched_sources or self.unfilled_targets)
+
+    def describe(self) -> list[str]:
+        """The plan as lines for ``--dry-run``."""
+        lines = [
+            f"{a.source.name} {list(a.source.shape)} -> {a.target_name} {list(a.target.shape)}"
+            + ("" if a.transform == "identity" else f" [{a.transform}]")
+            for a in self.assignments
+        ]
+        lines += [f"unmatched source: {w.name} {list(w.shape)}" for w in self.unmatched_sources]
+        lines += [f"unfilled target: {name}" for name in self.unfilled_targets]
+        lines += [f"dropped: {name} {list(shape)}" for name, shape in self.dropped]
+        lines += [f"problem: {p}" for p in self.problems]
+        return lines
+
+    def raise_if_incomplete(self, path: str) -> None:
+        if self.complete:
+            return
+        parts = []
+        if self.problems:
+            parts.append("; ".join(self.problems[:5]) + (" ..." if len(self.problems) > 5 else ""))
+        if self.unmatched_sources:
+            names = ", ".join(f"{w.name} {list(w.shape)}" for w in self.unmatched_sources[:8])
+            more = f" (+{len(self.unmatched_sources) - 8} more)" if len(self.unmatched_sources) > 8 else ""
+            parts.append(f"source weights with no target: {names}{more}")
+        if self.unfilled_targets:
+            names = ", ".join(self.unfilled_targets[:8])
+            more = f" (+{len(self.unfilled_targets) - 8} more)" if len(self.unfilled_targets) > 8 else ""
+            parts.append(f"model variables with no source: {names}{more}")
+        raise PortError(path, "checkpoint does not match the model: " + " | ".join(parts) + "; see --dry-run")
+
+
+def _shape_of(variable: Any) -> tuple[int, ...]:
+    return tuple(int(d) for d in variable.shape)
+
+
+def _pair(plan: PortPlan, source: SourceWeight, variable: Any, name: str, transform: str = "identity") -> None:
+    from modern.weight_maps.transforms import transform_fits
+
+    if not transform_fits(transform, source.shape, _shape_of(variable)):
+        plan.problems.append(
+            f"shape mismatch: {source.name} has shape {list(source.shape)}, {name} needs {list(_shape_of(variable))}"
+            + ("" if transform == "identity" else f" via {transform}")
+        )
+        return
+    plan.assignments.append(Assignment(source, variable, name, transform))
+
+
+def plan_by_layers(source: WeightSource, model: Any) -> PortPlan:
+    """Pair an HDF5 source with a same-architecture model, layer by layer."""
+    plan = PortPlan(dropped=list(source.dropped))
+    targets = layer_weights(model)
+    by_layer: dict[str, list[SourceWeight]] = {}
+    for weight in source.weights:
+        by_layer.setdefault(weight.layer, []).append(weight)
+    source_layers = [name for name in source.layer_order if by_layer.get(name)]
+    if not set(source_layers) & set(targets):
+        # Names differ wholesale (auto-generated names such as dense_3): fall
+        # back to the order of layers with weights, which Keras 2's own
+        # load_weights used for HDF5 files.
+        if len(source_layers) != len(targets):
+            plan.problems.append(
+                f"no layer names in common and {len(source_layers)} source layers with weights "
+                f"vs {len(targets)} model layers with weights"
+            )
+            return plan
+        pairs = list(zip(source_layers, targets))
+    else:
+        pairs = [(name, name) for name in source_layers if name in targets]
+        plan.unmatched_sources += [w for name in source_layers if name not in targets for w in by_layer[name]]
+        plan.unfilled_targets += [
+            v.path for name, variables in targets.items() if name not in by_layer for v in variables
+        ]
+    for source_layer, target_layer in pairs:
+        sources, variables = by_layer[source_layer], targets[target_layer]
+        if len(sources) != len(variables):
+            plan.problems.append(
+                f"layer {source_layer!r} has {len(sources)} weights in the source but {len(variables)} in the model"
+            )
+            continue
+        for weight, variable in zip(sources, variables):
+            _pair(plan, weight, variable, variable.path)
+    return plan
+
+
+def plan_by_object_paths(source: WeightSource, model: Any, root: str | None = None) -> PortPlan:
+    """Pair a TF object checkpoint with a same-architecture model by attribute path.
+
+    Args:
+        root: the name the model was saved under in the legacy
+            ``tf.train.Checkpoint(root=model)``; guessed from the source keys
+            when ``None`` (the single first path component shared by all).
+    """
+    plan = PortPlan(dropped=list(source.dropped))
+    if root is None:
+        heads = {w.name.split("/", 1)[0] for w in source.weights}
+        candidates = object_paths(model)
+        root = "" if any(w.name in candidates for w in source.weights) else (heads.pop() if len(heads) == 1 else "")
+    prefix = f"{root}/" if root else ""
+    targets = object_paths(model)
+    filled: set[int] = set()
+    for weight in source.weights:
+        relative = weight.name[len(prefix):] if weight.name.startswith(prefix) else None
+        variable = targets.get(relative) if relative is not None else None
+        if variable is None:
+            plan.unmatched_sources.append(weight)
+            continue
+        filled.add(id(variable))
+        _pair(plan, weight, variable, relative)
+    plan.unfilled_targets += [v.path for v in model.weights if id(v) not in filled]
+    return plan
+
+
+def plan_by_rules(
+    source: WeightSource,
+    model: Any,
+    rules: Iterable[Any],
+    *,
+    source_prefix: str = "",
+    target_lookup: Callable[[Any], dict[str, Any]] | None = None,
+) -> PortPlan:
+    """Pair source weights with model variables through ``modern`` weight-map rows.
+
+    Args:
+        rules: :class:`modern.weight_maps.WeightRule` rows, already formatted
+            for the repeated blocks of this model.
+        source_prefix: prepended to every rule's source name.
+        target_lookup: returns the model's variables by the names the rules
+            use; by default each variable's ``path`` relative to the model.
+    """
+    plan = PortPlan(dropped=list(source.dropped))
+    if target_lookup is None:
+        strip = f"{model.name}/"
+        targets = {v.path[len(strip):] if v.path.startswith(strip) else v.path: v for v in model.weights}
+    else:
+        targets = target_lookup(model)
+    sources = source.by_name()
+    used_sources: set[str] = set()
+    filled: set[int] = set()
+    for rule in rules:
+        name = f"{source_prefix}{rule.source}"
+        weight = sources.get(name)
+        variable = targets.get(rule.target)
+        if weight is None:
+            plan.problems.append(f"weight map expects source weight {name!r}, which the checkpoint lacks")
+            continue
+        if variable is None:
+            plan.problems.append(f"weight map names model variable {rule.target!r}, which the model lacks")
+            continue
+        used_sources.add(name)
+        filled.add(id(variable))
+        _pair(plan, weight, variable, rule.target, rule.transform)
+    plan.unmatched_sources += [w for w in source.weights if w.name not in used_sources]
+    plan.unfilled_targets += [v.path for v in model.weights if id(v) not in filled]
+    return plan
+
+
+def apply_plan(plan: PortPlan, path: str, progress: Callable[[int, int], None] | None = None) -> None:
+    """Read, transform and assign every pair; one source array in memory at a time."""
+    from modern.weight_maps.transforms import apply_transform
+
+    plan.raise_if_incomplete(path)
+    total = len(plan.assignments)
+    for done, item in enumerate(plan.assignments, 1):
+        array = item.source.read()
+        value = apply_transform(
+            item.transform, array, _shape_of(item.target), what=f"{item.source.name} -> {item.target_name}"
+        )
+        item.target.assign(value.astype(item.target.dtype, copy=False))
+        del array, value
+        if progress is not None:
+            progress(done, total)
