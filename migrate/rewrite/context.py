@@ -1,0 +1,158 @@
+"""Per-file state shared by the rules: options, imports, emitted needs, findings."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import libcst as cst
+
+from migrate.rewrite.names import canonical, dotted_name, resolve
+from migrate.rewrite.rules.catalog import RULES_BY_ID, SAFE
+
+_EMPTY_MODULE = cst.Module(body=[])
+_ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float,
+          cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.List, cst.Tuple,
+          cst.Dict, cst.Set, cst.Ellipsis, cst.ListComp, cst.SetComp, cst.DictComp)
+
+
+@dataclass
+class Options:
+    """What the user asked for; identical for every file of a run."""
+
+    select: frozenset[str] = frozenset()
+    ignore: frozenset[str] = frozenset()
+    todo_comments: bool = False
+    source: str = "auto"  # "auto" | "keras-2.2" | "tf-keras-2"
+
+    def enabled(self, rule: str) -> bool:
+        if self.select and rule not in self.select:
+            return False
+        return rule not in self.ignore
+
+
+@dataclass
+class RawFinding:
+    rule: str
+    node: cst.CSTNode | None
+    message: str
+    fixed: bool
+    line: int = 0  # set when the node has no position (synthesised code)
+
+
+@dataclass
+class ClassInfo:
+    name: str
+    bases: list[str]
+    call_params: list[str] | None = None  # parameters of `call` after self
+    call_has_varargs: bool = False
+    attr_types: dict[str, str] = field(default_factory=dict)  # self.x = Cls(...)
+    list_attr_types: dict[str, str] = field(default_factory=dict)  # self.x = [Cls(...) ...]
+    call_step_param: str | None = None
+
+
+class FileContext:
+    """Everything the rules of one file share."""
+
+    def __init__(self, options: Options, imports: dict[str, str], source_text: str) -> None:
+        self.options = options
+        self.imports = imports
+        self.findings: list[RawFinding] = []
+        self.needs: set[str] = set()
+        self.classes: dict[str, ClassInfo] = {}
+        self.var_types: dict[str, str] = {}  # module/function names bound once to Cls(...)
+        self.optimizer_names: set[str] = set()
+        self.metric_names: set[str] = set()
+        self.checkpoint_names: set[str] = set()
+        bound_ops = imports.get("ops")
+        self.ops_prefix = "ops"
+        if (bound_ops is not None and bound_ops != "keras.ops") or re.search(
+                r"^\s*ops\s*=|def ops\b|class ops\b", source_text, re.M):
+            self.ops_prefix = "keras.ops"
+        self.source = options.source
+        if self.source == "auto":
+            self.source = detect_source(imports)
+        self.pending_stack: list[list[RawFinding]] = []
+
+    # -- findings -----------------------------------------------------------
+    def enabled(self, rule: str) -> bool:
+        return self.options.enabled(rule)
+
+    def report(self, rule: str, node: cst.CSTNode | None, message: str, fixed: bool) -> None:
+        f = RawFinding(rule, node, message, fixed)
+        self.findings.append(f)
+        if not fixed and self.pending_stack:
+            self.pending_stack[-1].append(f)
+
+    @staticmethod
+    def is_safe(rule: str) -> bool:
+        info = RULES_BY_ID.get(rule)
+        return info is None or info.tier == SAFE
+
+    # -- names ---------------------------------------------------------------
+    def qualified(self, node: cst.BaseExpression) -> str | None:
+        """Canonical legacy qualified name (``tensorflow.keras`` folded to ``keras``)."""
+        q = resolve(node, self.imports)
+        if q is None:
+            return None
+        return canonical(q)[0]
+
+    def qualified_raw(self, node: cst.BaseExpression) -> tuple[str, bool] | None:
+        q = resolve(node, self.imports)
+        if q is None:
+            return None
+        return canonical(q)
+
+    # -- code ------------------------------------------------------------------
+    @staticmethod
+    def code(node: cst.CSTNode) -> str:
+        return _EMPTY_MODULE.code_for_node(node)
+
+    def arg_code(self, node: cst.BaseExpression, atom: bool) -> str:
+        text = self.code(node).strip()
+        if atom and not isinstance(node, _ATOMS):
+            return f"({text})"
+        if isinstance(node, cst.Name) or not node.lpar:
+            return text
+        return text
+
+    def expr(self, text: str) -> cst.BaseExpression:
+        if self.ops_prefix != "ops":
+            text = re.sub(r"(?<![\w.])ops\.", "keras.ops.", text)
+        if "keras." in text:
+            self.needs.add("keras")
+        if re.search(r"(?<![\w.])ops\.", text):
+            self.needs.add("ops")
+        if "compat." in text:
+            self.needs.add("compat")
+        return cst.parse_expression(text)
+
+    def is_keras(self, node: cst.BaseExpression, *names: str) -> bool:
+        q = self.qualified(node)
+        return q is not None and q in names
+
+    def dotted(self, node: cst.BaseExpression) -> str | None:
+        return dotted_name(node)
+
+
+_KERAS22_MARKERS = (
+    "keras.engine", "keras.layers.core", "keras.layers.recurrent", "keras.layers.merge",
+    "keras.layers.wrappers", "keras.layers.convolutional", "keras.layers.pooling",
+    "keras.layers.normalization", "keras.layers.embeddings", "keras.layers.advanced_activations",
+    "keras.utils.np_utils", "keras.utils.generic_utils", "keras.legacy", "keras.backend",
+    "keras.layers.cudnn_recurrent", "keras.utils.data_utils",
+)
+
+
+def detect_source(imports: dict[str, str]) -> str:
+    """``keras-2.2`` when the standalone package is used with a 2.2-only marker,
+    ``tf-keras-2`` when Keras comes through TensorFlow, else ``unknown``."""
+    values = list(imports.values())
+    standalone = [v for v in values if v == "keras" or v.startswith("keras.")]
+    if any(v.startswith(m) for v in standalone for m in _KERAS22_MARKERS):
+        return "keras-2.2"
+    if any(canonical(v)[1] for v in values):
+        return "tf-keras-2"
+    if standalone:
+        return "unknown"
+    return "tf-keras-2"

@@ -1,0 +1,218 @@
+"""Files in, results out: discovery, parsing, the rule pipeline, atomic writes, workers.
+
+Every input yields exactly one ``FileResult``. A file is written only when the
+whole pipeline succeeded on it and the new code parses; it is written to a
+temporary file in the same directory and moved into place with ``os.replace``,
+so an interrupted run never leaves a half-written file. A file that does not
+parse (or cannot be read or decoded) is reported and left byte-for-byte as it
+was.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from migrate.rewrite.context import Options
+from migrate.rewrite.findings import FileResult
+
+SUFFIXES = (".py", ".ipynb")
+SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache",
+             ".pytest_cache", "node_modules", ".ipynb_checkpoints", "build", "dist"}
+
+
+@dataclass(frozen=True)
+class Task:
+    path: str
+    output: str | None  # None: in place
+    options: Options
+    write: bool  # False for --diff / --check
+    want_diff: bool
+
+
+def discover(paths: Iterable[str], output: str | None) -> tuple[list[tuple[str, str | None]], list[FileResult]]:
+    """(source, destination) pairs, and results for inputs that do not exist."""
+    pairs: list[tuple[str, str | None]] = []
+    missing: list[FileResult] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            for root, dirs, files in os.walk(p):
+                dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
+                for name in sorted(files):
+                    if name.endswith(SUFFIXES):
+                        src = Path(root) / name
+                        dst = None
+                        if output is not None:
+                            dst = str(Path(output) / src.relative_to(p))
+                        pairs.append((str(src), dst))
+        elif p.is_file():
+            dst = None
+            if output is not None:
+                out = Path(output)
+                dst = str(out / p.name) if out.is_dir() else str(out)
+            pairs.append((str(p), dst))
+        else:
+            missing.append(FileResult(str(p), "failed", error="no such file or directory"))
+    return pairs, missing
+
+
+def _decode_error(path: str, exc: Exception) -> str:
+    return f"cannot decode: {exc}; save the file as UTF-8 (or declare its encoding with a coding cookie)"
+
+
+def rewrite_python(source: bytes, path: str, options: Options) -> tuple[bytes, list, int]:
+    """Rewrite Python source bytes. Raises ``RewriteError`` with a message naming what to do."""
+    import libcst as cst
+
+    from migrate.rewrite.transform import transform_module
+
+    try:
+        module = cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        raise RewriteError(f"line {exc.raw_line}:{exc.raw_column}: does not parse ({exc.message}); "
+                           "fix the syntax (the file was left untouched)") from None
+    except (UnicodeDecodeError, LookupError) as exc:
+        raise RewriteError(_decode_error(path, exc)) from None
+    except SyntaxError as exc:  # raised by the encoding detection, e.g. Latin-1 bytes without a cookie
+        raise RewriteError(_decode_error(path, exc)) from None
+    text = module.code
+    outcome = transform_module(module, options, path, source_text=text)
+    new_module = outcome.module
+    new_bytes = new_module.bytes
+    if outcome.unused_aliases and _still_referenced(new_module.code, outcome.unused_aliases):
+        # Safety net: an alias counted as unused is still in the code; keep its import.
+        from migrate.rewrite.transform import finish_imports
+
+        assert outcome.unfinished is not None
+        new_module = finish_imports(outcome.unfinished, outcome.needs)
+        new_bytes = new_module.bytes
+    if new_bytes != source:
+        try:
+            cst.parse_module(new_bytes)
+        except cst.ParserSyntaxError as exc:  # pragma: no cover - a rule bug; never write it
+            raise RewriteError(f"internal error: rewritten code does not parse ({exc.message}); "
+                               "file left untouched, please report") from None
+    return new_bytes, outcome.findings, text.count("\n")
+
+
+def _still_referenced(code: str, aliases: frozenset[str]) -> bool:
+    import re
+
+    for alias in aliases:
+        for m in re.finditer(rf"(?<![\w.]){re.escape(alias)}\b", code):
+            line = code[code.rfind("\n", 0, m.start()) + 1: code.find("\n", m.start())]
+            if not re.match(r"\s*(from|import)\s", line) and "#" not in line[: m.start()]:
+                return True
+    return False
+
+
+class RewriteError(Exception):
+    """A file could not be processed; the message says why and what to do."""
+
+
+def atomic_write(path: str, data: bytes, mode_from: str | None = None) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same directory."""
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".migrate-tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        src_mode = mode_from if mode_from and os.path.exists(mode_from) else (path if os.path.exists(path) else None)
+        if src_mode is not None:
+            os.chmod(tmp, os.stat(src_mode).st_mode & 0o7777)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def process(task: Task) -> FileResult:
+    """Run one file. Never raises for a bad input: the result says what happened."""
+    path = task.path
+    try:
+        with open(path, "rb") as fh:
+            source = fh.read()
+    except OSError as exc:
+        return FileResult(path, "failed", error=f"cannot read: {exc.strerror or exc}")
+    try:
+        if path.endswith(".ipynb"):
+            from migrate.rewrite.notebook import rewrite_notebook
+
+            new, findings, lines = rewrite_notebook(source, path, task.options)
+        else:
+            new, findings, lines = rewrite_python(source, path, task.options)
+    except RewriteError as exc:
+        return FileResult(path, "failed", error=str(exc))
+    except RecursionError:
+        return FileResult(path, "failed", error="too deeply nested to parse; file left untouched")
+    except Exception as exc:  # a rule bug must not take the batch down
+        return FileResult(path, "failed",
+                          error=f"internal error {type(exc).__name__}: {exc}; file left untouched, please report")
+    changed = new != source
+    result = FileResult(path, "changed" if changed else "unchanged", findings=findings, lines=lines)
+    if changed and task.want_diff:
+        result.diff = make_diff(path, source, new)
+    dest = task.output or path
+    if task.write and (changed or task.output is not None):
+        if task.output is None and (not os.access(path, os.W_OK) or not os.stat(path).st_mode & 0o222):
+            return FileResult(path, "failed", findings=findings, lines=lines,
+                              error="file is read-only; make it writable or use -o/--output")
+        try:
+            atomic_write(dest, new, mode_from=path)
+        except OSError as exc:
+            return FileResult(path, "failed", findings=findings, lines=lines,
+                              error=f"cannot write {dest}: {exc.strerror or exc}")
+        result.written_to = dest
+    return result
+
+
+def make_diff(path: str, old: bytes, new: bytes) -> str:
+    a = old.decode("utf-8", errors="replace").splitlines(keepends=True)
+    b = new.decode("utf-8", errors="replace").splitlines(keepends=True)
+    return "".join(difflib.unified_diff(a, b, fromfile=f"a/{path}", tofile=f"b/{path}"))
+
+
+def run(tasks: list[Task], jobs: int, progress: Callable[[int, int], None] | None = None) -> Iterator[FileResult]:
+    """Results in input order; parallel when it pays off."""
+    if jobs <= 1 or len(tasks) <= 1:
+        for i, t in enumerate(tasks):
+            yield process(t)
+            if progress:
+                progress(i + 1, len(tasks))
+        return
+    chunk = max(1, min(32, len(tasks) // (jobs * 4) or 1))
+    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
+        done = 0
+        try:
+            for result in pool.map(process, tasks, chunksize=chunk):
+                done += 1
+                if progress:
+                    progress(done, len(tasks))
+                yield result
+        except KeyboardInterrupt:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+
+
+def default_jobs() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - non-Linux
+        return os.cpu_count() or 1
+
+
+def is_tty(stream: object = sys.stderr) -> bool:
+    return bool(getattr(stream, "isatty", lambda: False)())

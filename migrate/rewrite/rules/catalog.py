@@ -1,0 +1,129 @@
+"""Every rule the codemod knows: stable id, tier, family and a one-line description.
+
+This module is plain data so that ``migrate rules`` lists the catalogue without
+importing libcst. Rule ids are grouped by family:
+
+* ``KM1xx`` imports and namespaces (``keras.engine``, 2.2 submodules, ``tf.keras``)
+* ``KM2xx`` the Keras 2 backend (``K.*``) to ``keras.ops``
+* ``KM3xx`` layers and calls (positional ``training``/``mask``, ``add_weight``,
+  Keras 2.2 recurrent defaults, raw TF ops in functional code)
+* ``KM4xx`` training (optimizer ``lr``/``decay``, ``fit_generator``, metrics,
+  learning-rate schedules, removed ``compile``/``fit`` arguments)
+* ``KM5xx`` saving and checkpoints (always reported; weights go through ``migrate port``)
+
+Tiers: ``safe`` rewrites keep behaviour exactly and are applied; ``unsafe``
+entries may change numbers or need a human, and are only reported (and, with
+``--todo-comments``, marked in the code). A safe rule may still report an
+individual spot it cannot convert; such findings are unfixed and need a human.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SAFE = "safe"
+UNSAFE = "unsafe"
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    id: str
+    name: str
+    tier: str
+    description: str
+
+
+FAMILIES: dict[str, str] = {
+    "KM1": "imports and namespaces",
+    "KM2": "Keras 2 backend (K.*) to keras.ops",
+    "KM3": "layers and calls",
+    "KM4": "training: optimizers, fit, metrics, schedules",
+    "KM5": "saving and checkpoints",
+}
+
+RULES: tuple[RuleInfo, ...] = (
+    RuleInfo("KM101", "legacy-module", SAFE,
+             "keras.engine/topology, 2.2 submodules (layers.core, .recurrent, ...), utils.np_utils etc. to their Keras 3 homes"),
+    RuleInfo("KM102", "tf-keras-namespace", SAFE,
+             "`from tensorflow import keras`, `tf.keras.*`, `tensorflow.python.keras` to the `keras` package"),
+    RuleInfo("KM103", "unknown-legacy-symbol", UNSAFE,
+             "a legacy keras name with no known Keras 3 home is reported"),
+    RuleInfo("KM201", "backend-op", SAFE,
+             "K.<fn> (any alias, incl. tf.keras.backend) to the keras.ops function with the same semantics"),
+    RuleInfo("KM202", "backend-default-axis", SAFE,
+             "K.argmax/cumsum/concatenate/expand_dims/...: the legacy default axis is written out (ops defaults differ)"),
+    RuleInfo("KM203", "backend-renamed-op", SAFE,
+             "K.permute_dimensions/pow/repeat/repeat_elements/int_shape/sqrt/...: rewritten to the equivalent ops expression"),
+    RuleInfo("KM204", "batch-dot", SAFE,
+             "K.batch_dot to ops.matmul/ops.einsum when ranks are visible, else to modern.compat.batch_dot"),
+    RuleInfo("KM205", "switch", SAFE,
+             "K.switch to ops.cond (literal scalar, lambda branches) else modern.compat.switch; never ops.switch"),
+    RuleInfo("KM206", "get-set-value", SAFE,
+             "K.get_value(x) to ops.convert_to_numpy(x); K.set_value(x, v) to x.assign(v)"),
+    RuleInfo("KM207", "backend-config", SAFE,
+             "K.epsilon/floatx/image_data_format/clear_session kept (via keras.backend, which still has them)"),
+    RuleInfo("KM208", "keras1-relics", SAFE,
+             "`_keras_shape` to `.shape`, `shape[i].value` to `shape[i]`; image_dim_ordering reported"),
+    RuleInfo("KM209", "backend-unsupported", UNSAFE,
+             "K.<fn> without a keras.ops equivalent (placeholder, function, gradients, rnn, learning_phase, ...)"),
+    RuleInfo("KM301", "positional-call-args", SAFE,
+             "non-input positional arguments (training, mask, ...) to keywords, from the callee's `call` signature in the module"),
+    RuleInfo("KM302", "add-weight-positional", SAFE,
+             "add_weight(name, shape, ...) positional arguments to keywords in the Keras 2 order"),
+    RuleInfo("KM303", "keras22-rnn-defaults", SAFE,
+             "Keras 2.2 LSTM/GRU defaults pinned: recurrent_activation=hard_sigmoid (2.2 formula), GRU reset_after=False"),
+    RuleInfo("KM304", "keras22-hard-sigmoid", SAFE,
+             "'hard_sigmoid' in Keras 2.2 code to modern.compat.legacy_hard_sigmoid (0.2*x+0.5, not x/6+0.5)"),
+    RuleInfo("KM305", "functional-raw-tf", SAFE,
+             "tf.* ops on symbolic tensors in functional model code to keras.ops where 1:1, reported otherwise"),
+    RuleInfo("KM306", "keras1-layer-kwargs", SAFE,
+             "Keras 1 layer keywords (output_dim, init, W_regularizer, border_mode, subsample, ...) renamed"),
+    RuleInfo("KM307", "keras-version-unknown", UNSAFE,
+             "standalone `keras` code with no Keras 2.2 marker: recurrent defaults not pinned; pass --from"),
+    RuleInfo("KM401", "optimizer-lr-kwarg", SAFE,
+             "optimizer `lr=` to `learning_rate=`; `decay=` to an exact InverseTimeDecay schedule"),
+    RuleInfo("KM402", "optimizer-lr-attr", SAFE,
+             "optimizer.lr reads/writes (incl. K.get_value/K.set_value on it) to optimizer.learning_rate"),
+    RuleInfo("KM403", "fit-generator", SAFE,
+             "fit_generator/evaluate_generator/predict_generator to fit/evaluate/predict with keyword arguments"),
+    RuleInfo("KM404", "metric-reset-states", SAFE,
+             "metric.reset_states() to metric.reset_state()"),
+    RuleInfo("KM405", "predict-classes", SAFE,
+             "model.predict_classes/predict_proba to modern.compat.predict_classes / model.predict"),
+    RuleInfo("KM406", "keras1-fit-kwargs", SAFE,
+             "Keras 1 fit keywords (nb_epoch) renamed; samples_per_epoch/nb_val_samples reported"),
+    RuleInfo("KM407", "removed-fit-compile-args", SAFE,
+             "workers/use_multiprocessing/max_queue_size dropped from fit/evaluate/predict; removed compile args reported"),
+    RuleInfo("KM408", "float-step-schedule", SAFE,
+             "LearningRateSchedule.__call__ casts `step` to float32 (Keras 3 passes an integer step)"),
+    RuleInfo("KM501", "save-weights-path", UNSAFE,
+             "save_weights/load_weights paths must end in .weights.h5 in Keras 3"),
+    RuleInfo("KM502", "model-save-format", UNSAFE,
+             "model.save to a directory/.h5 (SavedModel/legacy) reported: use .keras or model.export"),
+    RuleInfo("KM503", "model-checkpoint-path", UNSAFE,
+             "ModelCheckpoint filepath must end in .keras (or .weights.h5 with save_weights_only)"),
+    RuleInfo("KM504", "legacy-checkpoint-restore", UNSAFE,
+             "load_weights of TF checkpoints / tf.train.Checkpoint restore of legacy checkpoints: use `migrate port`"),
+)
+
+RULES_BY_ID: dict[str, RuleInfo] = {r.id: r for r in RULES}
+
+
+def expand_selection(items: list[str] | None) -> set[str]:
+    """Expand rule ids and prefixes (``KM2``, ``KM20``) to the matching ids.
+
+    Raises ``ValueError`` naming the unknown entry so the CLI can say what to fix.
+    """
+    if not items:
+        return set()
+    out: set[str] = set()
+    for raw in items:
+        for item in raw.split(","):
+            item = item.strip().upper()
+            if not item:
+                continue
+            matched = {r.id for r in RULES if r.id.startswith(item)}
+            if not matched:
+                raise ValueError(f"unknown rule id or prefix {item!r}; see `migrate rules`")
+            out |= matched
+    return out

@@ -1,0 +1,101 @@
+"""KM305: raw TensorFlow ops on symbolic tensors in functional model code.
+
+Keras 3 symbolic tensors (``keras.Input``) cannot go through ``tf.*`` ops. In a
+function (or module) that calls ``Input``, each ``tf.*`` tensor op with a 1:1
+``keras.ops`` form (``tables.FUNCTIONAL_TF_OPS``) is rewritten; the others are
+reported. Whether a scope is functional is known only at its end, so the
+candidates are collected during the pass and applied when the scope closes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import libcst as cst
+
+from migrate.rewrite.context import FileContext
+from migrate.rewrite.rules.tables import FUNCTIONAL_TF_OPS
+from migrate.rewrite.rules.templating import BindError, bind, render
+
+_OP_PREFIXES = ("tensorflow.math.", "tensorflow.nn.", "tensorflow.linalg.")
+_NOT_OPS = ("tensorflow.train", "tensorflow.data", "tensorflow.function", "tensorflow.TensorSpec",
+            "tensorflow.GradientTape", "tensorflow.random", "tensorflow.config", "tensorflow.io",
+            "tensorflow.saved_model", "tensorflow.summary", "tensorflow.distribute", "tensorflow.device",
+            "tensorflow.print", "tensorflow.Module", "tensorflow.Variable", "tensorflow.constant",
+            "tensorflow.TensorArray", "tensorflow.compat", "tensorflow.errors", "tensorflow.test",
+            "tensorflow.debugging", "tensorflow.experimental", "tensorflow.keras", "tensorflow.estimator",
+            "tensorflow.get_logger", "tensorflow.autograph")
+
+N = TypeVar("N", bound=cst.CSTNode)
+
+
+@dataclass
+class _Scope:
+    functional: bool = False
+    candidates: list[tuple[str, cst.Call, cst.Call]] = field(default_factory=list)
+
+
+def _is_tensor_op(qualified: str) -> bool:
+    if qualified.startswith(_NOT_OPS):
+        return False
+    rest = qualified[len("tensorflow."):]
+    return "." not in rest or qualified.startswith(_OP_PREFIXES)
+
+
+class FunctionalScopes:
+    def __init__(self, ctx: FileContext) -> None:
+        self.ctx = ctx
+        self.stack: list[_Scope] = [_Scope()]
+
+    def enter(self) -> None:
+        self.stack.append(_Scope())
+
+    def mark(self) -> None:
+        self.stack[-1].functional = True
+
+    def candidate(self, qualified: str, original: cst.Call, updated: cst.Call) -> None:
+        if _is_tensor_op(qualified):
+            self.stack[-1].candidates.append((qualified, original, updated))
+
+    def leave(self, node: N) -> N:
+        scope = self.stack.pop() if len(self.stack) > 1 else self.stack[0]
+        if not scope.functional or not self.ctx.enabled("KM305"):
+            return node
+        replacements: dict[int, cst.BaseExpression] = {}
+        for qualified, original, updated in scope.candidates:
+            row = FUNCTIONAL_TF_OPS.get(qualified)
+            short = "tf." + qualified[len("tensorflow."):]
+            if row is None:
+                self.ctx.report("KM305", original,
+                                f"{short} on a symbolic tensor fails in Keras 3: use keras.ops or wrap it in a Layer",
+                                fixed=False)
+                continue
+            params, template = row
+            try:
+                bound = bind(params, updated.args)
+            except BindError as exc:
+                self.ctx.report("KM305", original, f"{short} not converted: {exc}", fixed=False)
+                continue
+            extra = [k for k in bound if "{" + k not in template and k != "name"]
+            if extra:
+                self.ctx.report("KM305", original, f"{short}({', '.join(extra)}=...) has no keras.ops form",
+                                fixed=False)
+                continue
+            replacements[id(updated)] = render(self.ctx, template, params, bound)
+            self.ctx.report("KM305", original, f"{short} in functional code -> keras.ops", fixed=True)
+        if replacements:
+            node = node.visit(_Replace(replacements))  # type: ignore[assignment]
+        return node
+
+
+class _Replace(cst.CSTTransformer):
+    """Swap nodes by identity in one pass (``deep_replace`` would rebuild the tree each time)."""
+
+    def __init__(self, replacements: dict[int, cst.BaseExpression]) -> None:
+        super().__init__()
+        self.replacements = replacements
+
+    def on_leave(self, original_node, updated_node):  # type: ignore[no-untyped-def]
+        new = self.replacements.get(id(original_node))
+        return new if new is not None else updated_node

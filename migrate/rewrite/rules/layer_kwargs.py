@@ -1,0 +1,89 @@
+"""KM303/KM304/KM306/KM307: layer constructor arguments whose meaning changed.
+
+* KM306: Keras 1 keyword names (``output_dim``, ``init``, ``border_mode``, ...).
+* KM303: Keras 2.2 recurrent defaults (``recurrent_activation='hard_sigmoid'``,
+  GRU ``reset_after=False``) are pinned explicitly when the source is Keras 2.2
+  (detected from its imports, or ``--from keras-2.2``), because Keras 3 changed
+  both defaults. The 2.2 hard sigmoid is ``0.2*x+0.5``, so the pin uses
+  ``modern.compat.legacy_hard_sigmoid``.
+* KM304: an explicit ``'hard_sigmoid'`` activation in Keras 2.2 code likewise.
+* KM307: standalone ``keras`` code without a 2.2 marker: the defaults cannot be
+  decided, so the spot is reported (pass ``--from``).
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from migrate.rewrite.context import FileContext
+from migrate.rewrite.rules.imports import map_name
+from migrate.rewrite.rules.tables import KERAS1_LAYER_KWARGS, KERAS22_RNN_DEFAULTS
+from migrate.rewrite.rules.templating import tidy_args
+
+_ACTIVATION_KWARGS = ("activation", "recurrent_activation", "inner_activation")
+_EQ = cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(""))
+
+
+def _string(node: cst.BaseExpression) -> str | None:
+    if isinstance(node, cst.SimpleString):
+        return node.evaluated_value if isinstance(node.evaluated_value, str) else None
+    return None
+
+
+def rewrite(ctx: FileContext, qualified: str, original: cst.Call, updated: cst.Call) -> cst.Call | None:
+    target, _, _ = map_name(qualified)
+    if target is None or not target.startswith("keras.layers."):
+        return None
+    layer = target.rsplit(".", 1)[1]
+    args = list(updated.args)
+    changed = False
+    # KM306
+    if ctx.enabled("KM306"):
+        present = {a.keyword.value for a in args if a.keyword is not None}
+        for i, a in enumerate(args):
+            if a.keyword is not None and a.keyword.value in KERAS1_LAYER_KWARGS:
+                new = KERAS1_LAYER_KWARGS[a.keyword.value]
+                if new in present:
+                    ctx.report("KM306", original, f"both {a.keyword.value}= and {new}= given", fixed=False)
+                    continue
+                args[i] = a.with_changes(keyword=cst.Name(new))
+                ctx.report("KM306", original, f"Keras 1 keyword {a.keyword.value}= -> {new}=", fixed=True)
+                changed = True
+    keras22 = ctx.source == "keras-2.2"
+    # KM304
+    if keras22 and ctx.enabled("KM304"):
+        for i, a in enumerate(args):
+            is_act_kw = a.keyword is not None and a.keyword.value in _ACTIVATION_KWARGS
+            is_act_pos = a.keyword is None and i == 0 and layer == "Activation"
+            if (is_act_kw or is_act_pos) and _string(a.value) == "hard_sigmoid":
+                args[i] = a.with_changes(value=ctx.expr("compat.legacy_hard_sigmoid"))
+                ctx.report("KM304", original,
+                           "'hard_sigmoid' -> compat.legacy_hard_sigmoid (Keras 2.2 formula 0.2*x+0.5)", fixed=True)
+                changed = True
+    # KM303 / KM307
+    pins = KERAS22_RNN_DEFAULTS.get(layer)
+    if pins:
+        present = {a.keyword.value for a in args if a.keyword is not None}
+        n_pos = sum(1 for a in args if a.keyword is None and not a.star)
+        if keras22 and ctx.enabled("KM303"):
+            if any(a.star for a in args) or n_pos > 1:
+                ctx.report("KM303", original, f"{layer}: Keras 2.2 defaults differ; pin them by hand", fixed=False)
+            else:
+                added = []
+                for key, value in pins:
+                    if key not in present:
+                        args.append(cst.Arg(keyword=cst.Name(key), value=ctx.expr(value), equal=_EQ))
+                        added.append(f"{key}={value}")
+                if added:
+                    ctx.report("KM303", original, f"{layer}: Keras 2.2 defaults pinned: {', '.join(added)}",
+                               fixed=True)
+                    changed = True
+        elif ctx.source == "unknown" and ctx.enabled("KM307"):
+            missing = [k for k, _ in pins if k not in present]
+            if missing:
+                ctx.report("KM307", original,
+                           f"{layer}: {', '.join(missing)} default differs between Keras 2.2 and 2.3+/3; "
+                           "rerun with --from keras-2.2 or --from tf-keras-2", fixed=False)
+    if not changed:
+        return None
+    return updated.with_changes(args=tidy_args(args))

@@ -1,0 +1,152 @@
+"""Keras 2 backend semantics written with ``keras.ops``, for migrated code.
+
+``migrate rewrite`` calls these where a legacy ``keras.backend`` function has
+no single ``keras.ops`` expression for what the code shows (for example
+``K.batch_dot`` on tensors whose ranks are known only when the graph is
+traced). Each function reproduces the tf_keras 2.x / Keras 2.2 behaviour
+exactly and runs on every Keras 3 backend. Public ``keras`` API only.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+__all__ = [
+    "batch_dot",
+    "switch",
+    "l2_normalize",
+    "legacy_hard_sigmoid",
+    "predict_classes",
+]
+
+
+def batch_dot(x, y, axes=None):
+    """Batch-wise dot product with Keras 2 ``K.batch_dot`` semantics.
+
+    Args:
+        x: Tensor of rank >= 2, batch axis first.
+        y: Tensor of rank >= 2 with the same batch size.
+        axes: ``None`` (last axis of ``x`` with the second-to-last axis of ``y``,
+            or the last axis of ``y`` when it is rank 2), an int used for both,
+            or a pair ``(axis_x, axis_y)``. Axis 0 (the batch) cannot be reduced.
+
+    Returns:
+        A tensor whose shape is the batch axis, the remaining axes of ``x`` and
+        the remaining axes of ``y``; when both inputs are rank 2 the result is
+        ``(batch, 1)``, as in Keras 2.
+    """
+    x_rank = len(x.shape)
+    y_rank = len(y.shape)
+    if x_rank < 2 or y_rank < 2:
+        raise ValueError(f"batch_dot needs inputs of rank >= 2, got shapes {x.shape} and {y.shape}")
+    if isinstance(axes, int):
+        axes = (axes, axes)
+    if axes is None:
+        axes = (x_rank - 1, y_rank - 1 if y_rank == 2 else y_rank - 2)
+    if len(axes) != 2 or any(isinstance(a, (list, tuple)) for a in axes):
+        raise ValueError(f"batch_dot supports one axis per input, got axes={axes}")
+    a0, a1 = (int(axes[0]), int(axes[1]))
+    a0 = a0 + x_rank if a0 < 0 else a0
+    a1 = a1 + y_rank if a1 < 0 else a1
+    if a0 == 0 or a1 == 0:
+        raise ValueError("batch_dot cannot reduce the batch axis 0")
+    letters = "ijklmnopqrstuvwxyz"
+    xs = ["b", *letters[: x_rank - 1]]
+    ys = ["b", *letters[x_rank - 1: x_rank + y_rank - 2]]
+    ys[a1] = xs[a0]
+    out = ["b"] + [c for i, c in enumerate(xs) if i not in (0, a0)] + [
+        c for i, c in enumerate(ys) if i not in (0, a1)]
+    if x_rank == 3 and y_rank == 3 and (a0, a1) == (2, 1):
+        result = ops.matmul(x, y)
+    else:
+        result = ops.einsum(f"{''.join(xs)},{''.join(ys)}->{''.join(out)}", x, y)
+    if x_rank == 2 and y_rank == 2:
+        result = ops.expand_dims(result, axis=-1)
+    return result
+
+
+def switch(condition, then_expression, else_expression):
+    """Keras 2 ``K.switch``: ``cond`` for a scalar condition, broadcasting ``where`` otherwise.
+
+    Args:
+        condition: Boolean or integer tensor (or Python bool). A scalar selects a
+            whole branch; a tensor selects element-wise, padded with trailing axes
+            to the rank of the branches (Keras 2 semantics, unlike NumPy's leading
+            broadcast).
+        then_expression: Tensor, or a zero-argument callable returning one.
+        else_expression: Tensor, or a zero-argument callable returning one.
+
+    Returns:
+        The selected tensor.
+    """
+    if isinstance(condition, (bool, int, np.bool_)):
+        branch = then_expression if condition else else_expression
+        return branch() if callable(branch) else branch
+    condition = ops.cast(condition, "bool")
+    cond_rank = len(condition.shape)
+    if cond_rank == 0:
+        then_fn = then_expression if callable(then_expression) else (lambda: then_expression)
+        else_fn = else_expression if callable(else_expression) else (lambda: else_expression)
+        return ops.cond(condition, then_fn, else_fn)
+    if callable(then_expression):
+        then_expression = then_expression()
+    if callable(else_expression):
+        else_expression = else_expression()
+    expr_rank = len(then_expression.shape)
+    if cond_rank > expr_rank:
+        raise ValueError(f"switch: condition rank {cond_rank} exceeds the branch rank {expr_rank}")
+    for _ in range(expr_rank - cond_rank):
+        condition = ops.expand_dims(condition, axis=-1)
+    return ops.where(condition, then_expression, else_expression)
+
+
+def l2_normalize(x, axis=None):
+    """``tf.math.l2_normalize`` as Keras 2 ``K.l2_normalize`` used it.
+
+    Args:
+        x: Tensor.
+        axis: Axis or axes to normalise over; ``None`` means all axes.
+
+    Returns:
+        ``x / sqrt(max(sum(x**2, axis), 1e-12))``.
+    """
+    square_sum = ops.sum(ops.square(x), axis=axis, keepdims=True)
+    return x * ops.rsqrt(ops.maximum(square_sum, 1e-12))
+
+
+@keras.saving.register_keras_serializable(package="migrate_compat")
+def legacy_hard_sigmoid(x):
+    """The Keras 2 hard sigmoid: ``clip(0.2 * x + 0.5, 0, 1)``.
+
+    Keras 3's ``hard_sigmoid`` is ``relu6(x + 3) / 6`` (slope 1/6), so Keras 2.2
+    recurrent layers pinned to this function keep their numbers.
+
+    Args:
+        x: Tensor.
+
+    Returns:
+        A tensor of the same shape and dtype.
+    """
+    x = ops.convert_to_tensor(x)
+    return ops.clip(x * ops.cast(0.2, x.dtype) + ops.cast(0.5, x.dtype), 0.0, 1.0)
+
+
+def predict_classes(model, x, batch_size=32, verbose=0):
+    """Keras 2 ``Sequential.predict_classes``.
+
+    Args:
+        model: A Keras model.
+        x: Input data.
+        batch_size: Batch size for ``model.predict``.
+        verbose: Verbosity for ``model.predict``.
+
+    Returns:
+        ``argmax`` over the last axis when the output has more than one unit,
+        else ``(probability > 0.5)`` as ``int32``.
+    """
+    proba = model.predict(x, batch_size=batch_size, verbose=verbose)
+    if proba.shape[-1] > 1:
+        return proba.argmax(axis=-1)
+    return (proba > 0.5).astype("int32")

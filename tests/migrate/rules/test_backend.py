@@ -1,0 +1,74 @@
+"""KM201/KM202/KM203/KM207/KM209: K.* to keras.ops (rules/backend.py, tables.BACKEND_ROWS)."""
+
+from tests.migrate.helpers import assert_fixed_point, rules_of, rw
+
+HEAD = "from keras import backend as K\n"
+
+
+def test_positive_defaults_written_out():
+    code, findings = rw(HEAD + "y = K.concatenate([a, b])\nz = K.argmax(p)\nc = K.cumsum(x)\ne = K.expand_dims(x)\n")
+    assert "ops.concatenate([a, b], axis=-1)" in code
+    assert "ops.argmax(p, axis=-1)" in code
+    assert "ops.cumsum(x, axis=0)" in code
+    assert "ops.expand_dims(x, axis=-1)" in code
+    assert "from keras import ops" in code
+    assert "backend as K" not in code  # alias no longer used
+    assert rules_of(findings) == {"KM202"}
+
+
+def test_false_friends():
+    code, _ = rw(HEAD + "a = K.dot(x, w)\nb = K.repeat(v, 3)\nc = K.sqrt(s)\nd = K.in_top_k(p, t, 5)\n")
+    assert "ops.dot(x, w)" in code and "matmul" not in code
+    assert "ops.repeat(ops.expand_dims(v, axis=1), 3, axis=1)" in code
+    assert "ops.sqrt(ops.maximum(s, 0.0))" in code
+    assert "ops.in_top_k(t, p, 5)" in code
+
+
+def test_noop_on_keras3_code():
+    src = "import keras\nfrom keras import ops\ny = ops.sum(x, axis=1)\nz = keras.backend.epsilon()\n"
+    code, findings = rw(src)
+    assert code == src and findings == []
+
+
+def test_alias_through_tf_keras_backend():
+    code, findings = rw("import tensorflow as tf\nKB = tf.keras.backend\n"
+                        "y = tf.keras.backend.sum(x, axis=1)\nz = tf.keras.backend.epsilon()\n")
+    assert "ops.sum(x, axis=1)" in code
+    assert "keras.backend.epsilon()" in code and "tf.keras.backend.epsilon" not in code
+    assert "KM201" in rules_of(findings, fixed=True)
+
+
+def test_alias_import_named_kb_far_from_use():
+    code, _ = rw("def f(x):\n    return KB.mean(x, axis=-1)\n\nimport keras.backend as KB\n")
+    assert "ops.mean(x, axis=-1)" in code
+
+
+def test_kept_config_helpers_on_standalone_alias():
+    code, findings = rw(HEAD + "eps = K.epsilon() * K.floatx()\n")
+    assert "K.epsilon()" in code and "from keras import backend as K" in code
+    assert findings == []
+
+
+def test_unsupported_reported():
+    code, findings = rw(HEAD + "f = K.function([a], [b])\n")
+    assert "K.function" in code
+    assert [(f.rule, f.fixed, f.line) for f in findings] == [("KM209", False, 2)]
+
+
+def test_unconvertible_argument_reported():
+    _, findings = rw(HEAD + "y = K.bias_add(x, b, data_format='channels_first')\n")
+    assert rules_of(findings, fixed=False) == {"KM203"}
+
+
+def test_reference_without_call():
+    code, _ = rw(HEAD + "from keras.layers import Lambda\nl = Lambda(K.sum)\n")
+    assert "Lambda(ops.sum)" in code
+
+
+def test_parenthesises_non_atoms():
+    code, _ = rw(HEAD + "s = K.int_shape(a + b)\n")
+    assert "tuple((a + b).shape)" in code
+
+
+def test_idempotent():
+    assert_fixed_point(HEAD + "y = K.concatenate([K.exp(a), K.pow(b, 2)])\nz = K.epsilon()\n")

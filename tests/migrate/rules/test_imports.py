@@ -1,0 +1,48 @@
+"""KM101/KM102/KM103: namespaces (rules/imports.py, tables.MODULE_ROWS)."""
+
+from tests.migrate.helpers import assert_fixed_point, rules_of, rw
+
+
+def test_positive_engine_and_submodules():
+    code, findings = rw("from keras.engine.topology import Layer, InputSpec\n"
+                        "from keras.layers.core import Dense\nfrom keras.utils.np_utils import to_categorical\n"
+                        "from keras.engine.training import Model\n")
+    assert "from keras.layers import Layer, InputSpec" in code
+    assert "from keras.layers import Dense" in code
+    assert "from keras.utils import to_categorical" in code
+    assert "from keras import Model" in code
+    assert rules_of(findings) == {"KM101"}
+
+
+def test_positive_tf_keras_namespace():
+    code, findings = rw("import tensorflow as tf\nfrom tensorflow import keras\n"
+                        "from tensorflow.keras.layers import Dense\nm = tf.keras.Sequential([Dense(2)])\n"
+                        "p = tf.keras.layers.experimental.preprocessing.Rescaling(1.0)\n")
+    assert "import keras\n" in code and "from tensorflow import keras" not in code
+    assert "from keras.layers import Dense" in code
+    assert "keras.Sequential([Dense(2)])" in code and "tf.keras" not in code
+    assert "keras.layers.Rescaling(1.0)" in code
+    assert "KM102" in rules_of(findings)
+
+
+def test_noop():
+    src = "import keras\nfrom keras import layers\nx = keras.layers.Dense(3)\nimport numpy as np\n"
+    assert rw(src) == (src, [])
+
+
+def test_alias_python_keras_and_split_import():
+    code, _ = rw("from tensorflow.python.keras.engine import Layer, Model\nimport tensorflow.keras as tfk\n"
+                 "d = tfk.layers.Dense(1)\n")
+    assert "from keras.layers import Layer" in code and "from keras import Model" in code
+    assert "import keras as tfk" in code
+
+
+def test_unknown_symbol_reported():
+    code, findings = rw("from keras.layers import CuDNNLSTM\n")
+    assert "CuDNNLSTM" in code
+    assert [(f.rule, f.fixed) for f in findings] == [("KM103", False)]
+
+
+def test_idempotent():
+    assert_fixed_point("import tensorflow as tf\nfrom keras.layers.recurrent import LSTM\n"
+                       "x = tf.keras.layers.Dense(2)\n")

@@ -1,0 +1,53 @@
+"""KM303/KM304/KM306/KM307: layer constructor arguments (rules/layer_kwargs.py)."""
+
+import numpy as np
+import pytest
+
+from tests.migrate.helpers import assert_fixed_point, rules_of, rw
+
+
+def test_positive_keras22_rnn_defaults_pinned():
+    code, findings = rw("from keras.layers import LSTM, GRU, Dense\nfrom keras import backend as K\n"
+                        "a = LSTM(8)\nb = GRU(4, return_sequences=True)\nc = Dense(3, activation='hard_sigmoid')\n"
+                        "s = K.epsilon()\n")
+    assert "LSTM(8, recurrent_activation=compat.legacy_hard_sigmoid)" in code
+    assert "GRU(4, return_sequences=True, recurrent_activation=compat.legacy_hard_sigmoid, reset_after=False)" in code
+    assert "Dense(3, activation=compat.legacy_hard_sigmoid)" in code
+    assert {"KM303", "KM304"} <= rules_of(findings, fixed=True)
+
+
+def test_keras1_kwargs():
+    code, _ = rw("from keras.layers import Dense\nd = Dense(output_dim=3, init='zero', W_regularizer=None)\n")
+    assert "Dense(units=3, kernel_initializer='zero', kernel_regularizer=None)" in code
+
+
+def test_noop_tf_keras2_source():
+    src = "import tensorflow as tf\nfrom tensorflow.keras.layers import LSTM\na = LSTM(8)\n"
+    code, findings = rw(src)
+    assert "LSTM(8)" in code and "recurrent_activation" not in code
+    assert "KM303" not in rules_of(findings)
+
+
+def test_alias_from_flag():
+    code, _ = rw("import keras\na = keras.layers.GRU(4)\n", source="keras-2.2")
+    assert "reset_after=False" in code
+
+
+def test_unsupported_unknown_version_reported():
+    _, findings = rw("import keras\na = keras.layers.LSTM(4)\n")
+    assert [(f.rule, f.fixed) for f in findings] == [("KM307", False)]
+
+
+def test_idempotent():
+    assert_fixed_point("from keras.layers.recurrent import LSTM\na = LSTM(8)\n")
+
+
+def test_legacy_hard_sigmoid_matches_tf_keras():
+    tfk = pytest.importorskip("tf_keras.backend")
+    from keras import ops
+
+    from modern import compat
+
+    x = np.linspace(-4, 4, 33).astype("float32")
+    np.testing.assert_allclose(ops.convert_to_numpy(compat.legacy_hard_sigmoid(x)), tfk.hard_sigmoid(tfk.constant(x)).numpy(),
+                               atol=1e-7)
