@@ -53,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     rl = sub.add_parser("rules", help="list every rule with its id, tier and description",
                         description="List the rewrite rules.")
     rl.add_argument("--json", action="store_true", help="machine-readable output")
+
+    from migrate.port_cli import add_port_parser
+
+    add_port_parser(sub)
     return parser
 
 
@@ -182,6 +186,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_rules(args)
     if args.command == "rewrite":
         return cmd_rewrite(args)
+    if args.command == "port":
+        from migrate.port_cli import cmd_port
+
+        return cmd_port(args)
     return 0
 
 

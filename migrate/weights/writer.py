@@ -61,7 +61,9 @@ def probe_inputs(model: Any) -> Any:
         dtype = "int32" if vocab else "float32"
         specs = [(tuple(None if i == 0 else d for i, d in enumerate(s)), dtype) for s in shapes]
     arrays = [_probe_array(shape, dtype, vocab, rng) for shape, dtype in specs]
-    return arrays[0] if len(arrays) == 1 else arrays
+    # Functional models declare a list of inputs and warn when given a bare
+    # tensor; subclassed models take a bare tensor when they have one input.
+    return arrays if inputs or len(arrays) > 1 else arrays[0]
 
 
 def first_output(value: Any) -> np.ndarray:

@@ -1,0 +1,243 @@
+"""``migrate port``: a legacy checkpoint into a verified Keras 3 ``.keras`` file.
+
+The steps, each of which can stop the port with a one-line :class:`PortError`
+and leave nothing at OUT:
+
+1. check OUT (``.keras`` suffix, its directory exists, not there yet unless
+   ``--force``) before any heavy work;
+2. read SOURCE as data (:mod:`migrate.weights.h5`,
+   :mod:`migrate.weights.tf_checkpoint`);
+3. get the Keras 3 model to fill: ``--model SPEC`` (the user's factory), or
+   the source's own ``model_config`` translated to Keras 3
+   (:mod:`migrate.weights.config`);
+4. plan (:mod:`migrate.weights.plan`): through a named ``modern`` weight map
+   (``--map``), else by structure;
+5. ``--dry-run`` prints the plan and stops here;
+6. assign the weights, one source array in memory at a time;
+7. ``--verify``: the same probe input through the legacy model (on tf_keras)
+   and the ported one; fail above the tolerance;
+8. save to a temporary ``.keras`` file, reload with ``safe_mode=True``,
+   compare, move into place; write the JSON report.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, TextIO
+
+from migrate.weights.errors import PortError
+from migrate.weights.h5 import is_hdf5, read_h5
+from migrate.weights.source import WeightSource
+from migrate.weights.tf_checkpoint import is_tf_checkpoint, read_tf_checkpoint
+
+DEFAULT_ATOL = 1e-5
+
+
+@dataclass
+class PortRequest:
+    source: Path
+    out: Path | None
+    model_spec: str | None = None
+    map_name: str | None = None
+    legacy_spec: str | None = None
+    verify: bool = False
+    dry_run: bool = False
+    report: Path | None = None
+    force: bool = False
+    atol: float = DEFAULT_ATOL
+
+
+@dataclass
+class PortResult:
+    plan_lines: list[str] = field(default_factory=list)
+    verify_diff: float | None = None
+    reload_diff: float | None = None
+    seconds: float = 0.0
+
+
+def read_source(path: Path) -> WeightSource:
+    """Open SOURCE with the reader its format needs."""
+    if not path.exists() and not Path(f"{path}.index").exists():
+        raise PortError(path, "no such file or directory")
+    if path.is_file() and is_hdf5(path):
+        return read_h5(path)
+    if is_tf_checkpoint(path):
+        return read_tf_checkpoint(path)
+    raise PortError(path, "is neither a Keras HDF5 file, a TF checkpoint nor a SavedModel directory")
+
+
+def load_factory(spec: str, what: str = "--model") -> Callable[[], Any]:
+    """Resolve ``path/to/file.py:factory`` or ``package.module:factory``.
+
+    This runs the user's own code (their model definition), never anything
+    stored in a checkpoint.
+    """
+    module_part, sep, attr = spec.rpartition(":")
+    if not sep or not module_part or not attr:
+        raise PortError(spec, f"{what} must be 'path/to/file.py:factory' or 'package.module:factory'")
+    if module_part.endswith(".py"):
+        file = Path(module_part)
+        if not file.is_file():
+            raise PortError(file, f"{what}: no such file")
+        name = f"_migrate_factory_{abs(hash(file.resolve()))}"
+        module_spec = importlib.util.spec_from_file_location(name, file)
+        if module_spec is None or module_spec.loader is None:
+            raise PortError(file, f"{what}: cannot load this file as a Python module")
+        module = importlib.util.module_from_spec(module_spec)
+        sys.modules[name] = module
+        sys.path.insert(0, str(file.parent.resolve()))
+        try:
+            module_spec.loader.exec_module(module)
+        except Exception as exc:
+            raise PortError(file, f"{what}: importing it failed ({type(exc).__name__}: {exc})") from exc
+        finally:
+            sys.path.remove(str(file.parent.resolve()))
+    else:
+        try:
+            module = importlib.import_module(module_part)
+        except ImportError as exc:
+            raise PortError(module_part, f"{what}: cannot import ({exc})") from exc
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise PortError(spec, f"{what}: {attr!r} is not a callable in {module_part}")
+    return factory
+
+
+def _call_factory(spec: str, what: str) -> Any:
+    try:
+        return load_factory(spec, what)()
+    except PortError:
+        raise
+    except Exception as exc:
+        raise PortError(spec, f"{what}: the factory raised {type(exc).__name__}: {exc}") from exc
+
+
+def check_out(out: Path | None, force: bool) -> None:
+    if out is None:
+        raise PortError("--to", "an output .keras path is required (or use --dry-run)")
+    if out.suffix != ".keras":
+        raise PortError(out, "the output must end in .keras (the Keras 3 file format)")
+    if not out.parent.is_dir():
+        raise PortError(out, f"directory {out.parent} does not exist; create it first")
+    if out.exists() and not force:
+        raise PortError(out, "exists; pass --force to overwrite it")
+
+
+def build_target(request: PortRequest, source: WeightSource) -> Any:
+    if request.model_spec:
+        model = _call_factory(request.model_spec, "--model")
+        import keras
+
+        if not isinstance(model, keras.Model):
+            raise PortError(request.model_spec, f"--model factory returned {type(model).__name__}, not a keras.Model")
+        return model
+    if source.model_config is not None:
+        from migrate.weights.config import model_from_legacy_config
+
+        return model_from_legacy_config(source.model_config, path=source.path)
+    raise PortError(
+        source.path,
+        f"a {source.format} source carries no architecture; pass --model path/to/file.py:factory "
+        "returning the Keras 3 model to fill",
+    )
+
+
+def make_plan(request: PortRequest, source: WeightSource, model: Any):
+    from migrate.weights import plan as planning
+
+    if request.map_name:
+        from migrate.weights.maps import resolve_map
+
+        return resolve_map(request.map_name).plan(source, model)
+    if source.model_config is not None and not request.model_spec:
+        from migrate.weights.config import plan_for_translated_model
+
+        return plan_for_translated_model(source, model)
+    if source.format.startswith("keras-h5"):
+        return planning.plan_by_layers(source, model)
+    return planning.plan_by_object_paths(source, model)
+
+
+def run_port(request: PortRequest, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> PortResult:
+    """Run one port; raises :class:`PortError` on any failure (nothing written)."""
+    from migrate.weights.plan import apply_plan
+    from migrate.weights.writer import predict, probe_inputs, write_keras_file
+
+    started = time.perf_counter()
+    result = PortResult()
+    if not request.dry_run:
+        check_out(request.out, request.force)
+    with read_source(request.source) as source:
+        model = build_target(request, source)
+        plan = make_plan(request, source, model)
+        result.plan_lines = plan.describe()
+        if request.dry_run:
+            for line in result.plan_lines:
+                print(line, file=out)
+            status = "complete" if plan.complete else "INCOMPLETE"
+            print(f"plan {status}: {len(plan.assignments)} assignments, {len(plan.unmatched_sources)} unmatched "
+                  f"sources, {len(plan.unfilled_targets)} unfilled targets, {len(plan.dropped)} dropped", file=out)
+            if not plan.complete:
+                plan.raise_if_incomplete(source.path)
+            return result
+
+        def progress(done: int, total: int) -> None:
+            if err.isatty() and (done == total or done % 16 == 0):
+                print(f"\rassigning weights {done}/{total}", end="\n" if done == total else "", file=err, flush=True)
+
+        apply_plan(plan, source.path, progress)
+        if request.verify:
+            from migrate.weights.verify import legacy_outputs
+
+            probe = probe_inputs(model)
+            expected = legacy_outputs(request, source, probe)
+            import numpy as np
+
+            ported = predict(model, probe)
+            if ported.shape != expected.shape:
+                raise PortError(source.path, f"--verify: ported output shape {ported.shape} != legacy {expected.shape}")
+            result.verify_diff = float(np.max(np.abs(ported - expected), initial=0.0))
+            if not result.verify_diff <= request.atol:
+                raise PortError(
+                    source.path,
+                    f"--verify: max abs diff {result.verify_diff:.3g} between the legacy and the ported model "
+                    f"exceeds {request.atol:g}; nothing written (raise it with --atol if this is expected)",
+                )
+        assert request.out is not None
+        result.reload_diff = write_keras_file(model, request.out, force=request.force)
+        result.seconds = time.perf_counter() - started
+        if request.report is not None:
+            write_report(request, source, plan, result)
+        verified = f", verified max abs diff {result.verify_diff:.2e}" if result.verify_diff is not None else ""
+        print(
+            f"ported {len(plan.assignments)} weights from {source.path} ({source.format}) to {request.out}"
+            f"{verified}; dropped {len(plan.dropped)} optimizer/counter entries; {result.seconds:.1f} s",
+            file=out,
+        )
+    return result
+
+
+def write_report(request: PortRequest, source: WeightSource, plan: Any, result: PortResult) -> None:
+    report = {
+        "source": source.path,
+        "format": source.format,
+        "out": str(request.out),
+        "assignments": [
+            {"source": a.source.name, "shape": list(a.source.shape), "target": a.target_name,
+             "target_shape": [int(d) for d in a.target.shape], "transform": a.transform}
+            for a in plan.assignments
+        ],
+        "dropped": [{"name": name, "shape": list(shape)} for name, shape in plan.dropped],
+        "verify_max_abs_diff": result.verify_diff,
+        "reload_max_abs_diff": result.reload_diff,
+        "atol": request.atol,
+        "seconds": round(result.seconds, 3),
+    }
+    assert request.report is not None
+    request.report.write_text(json.dumps(report, indent=2) + "\n")
