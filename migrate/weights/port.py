@@ -164,8 +164,10 @@ def make_plan(request: PortRequest, source: WeightSource, model: Any):
     return planning.plan_by_object_paths(source, model)
 
 
-def run_port(request: PortRequest, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> PortResult:
+def run_port(request: PortRequest, out: TextIO | None = None, err: TextIO | None = None) -> PortResult:
     """Run one port; raises :class:`PortError` on any failure (nothing written)."""
+    out = out or sys.stdout
+    err = err or sys.stderr
     from migrate.weights.plan import apply_plan
     from migrate.weights.writer import predict, probe_inputs, write_keras_file
 

@@ -61,9 +61,13 @@ def probe_inputs(model: Any) -> Any:
         dtype = "int32" if vocab else "float32"
         specs = [(tuple(None if i == 0 else d for i, d in enumerate(s)), dtype) for s in shapes]
     arrays = [_probe_array(shape, dtype, vocab, rng) for shape, dtype in specs]
-    # Functional models declare a list of inputs and warn when given a bare
-    # tensor; subclassed models take a bare tensor when they have one input.
-    return arrays if inputs or len(arrays) > 1 else arrays[0]
+    # Functional models warn unless the probe has the structure they were
+    # built with (a bare tensor or a one-element list); subclassed models
+    # take a bare tensor when they have one input.
+    declared = getattr(model, "_inputs_struct", None)
+    if len(arrays) == 1 and not isinstance(declared, (list, tuple)):
+        return arrays[0]
+    return arrays
 
 
 def first_output(value: Any) -> np.ndarray:
