@@ -19,6 +19,23 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+
+def _full_precision_matmuls() -> None:
+    """Turn TF32 off so GPU matmuls are float32-exact enough for 1e-5 (DESIGN.md section 6)."""
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    if backend == "jax":
+        import jax
+
+        jax.config.update("jax_default_matmul_precision", "highest")
+    elif backend == "torch":
+        import torch
+
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+
+
+_full_precision_matmuls()
+
 TESTS_DIR = Path(__file__).resolve().parent
 MODERN_DIR = TESTS_DIR / "modern"
 
