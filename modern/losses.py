@@ -1,0 +1,57 @@
+"""Padding-aware loss and accuracy of the 2021 tutorial Transformer.
+
+Both ignore target positions holding the padding id 0 and average over the
+remaining tokens of the whole batch (every real token weighs the same,
+whatever its sentence's length), as the tutorial's ``loss_function`` and
+``accuracy_function``. Usable directly or in ``model.compile(loss=...,
+metrics=[...])``: Keras 3 passes ``y_true`` as float32 there, which is why the
+ids are cast back to integers first.
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+__all__ = ["masked_accuracy", "masked_sparse_categorical_crossentropy"]
+
+
+def _real_and_mask(real):
+    real = ops.cast(ops.convert_to_tensor(real), "int32")
+    return real, ops.not_equal(real, 0)
+
+
+@keras.saving.register_keras_serializable(package="modern")
+def masked_sparse_categorical_crossentropy(real, pred):
+    """Mean token cross-entropy from logits over the non-padding positions.
+
+    Args:
+        real: int target ids ``(batch, seq_len)``; 0 is padding.
+        pred: logits ``(batch, seq_len, vocab_size)``.
+
+    Returns:
+        float scalar: ``sum(ce * mask) / sum(mask)`` (NaN if every position is
+        padding, as in the tutorial).
+    """
+    real, mask = _real_and_mask(real)
+    pred = ops.convert_to_tensor(pred)
+    per_token = ops.sparse_categorical_crossentropy(real, pred, from_logits=True)
+    mask = ops.cast(mask, per_token.dtype)
+    return ops.divide(ops.sum(ops.multiply(per_token, mask)), ops.sum(mask))
+
+
+@keras.saving.register_keras_serializable(package="modern")
+def masked_accuracy(real, pred):
+    """Fraction of non-padding positions where ``argmax(pred) == real``.
+
+    Args:
+        real: int target ids ``(batch, seq_len)``; 0 is padding.
+        pred: logits or probabilities ``(batch, seq_len, vocab_size)``.
+
+    Returns:
+        float32 scalar in ``[0, 1]``.
+    """
+    real, mask = _real_and_mask(real)
+    predicted = ops.cast(ops.argmax(pred, axis=-1), "int32")
+    hits = ops.cast(ops.logical_and(mask, ops.equal(real, predicted)), "float32")
+    return ops.divide(ops.sum(hits), ops.sum(ops.cast(mask, "float32")))
