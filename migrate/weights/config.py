@@ -112,6 +112,63 @@ REFUSED = {
 }
 
 
+# Data: constructor keys tf_keras wrote that Keras 3's built-in layers refuse,
+# with why dropping them keeps the layer the same.
+DROPPED_BUILTIN_KEYS: dict[str, dict[str, str]] = {
+    "MultiHeadAttention": {
+        "query_shape": "build shapes, recomputed when the layer is called",
+        "key_shape": "build shapes, recomputed when the layer is called",
+        "value_shape": "build shapes, recomputed when the layer is called",
+        "softmax_robust_masking": "tf_keras-only switch; False (its default) is Keras 3's masking",
+    },
+    "Embedding": {"input_length": "Keras 3 infers the length from the input"},
+}
+
+
+def _is_tensor_reference(value: Any) -> bool:
+    return (
+        isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
+        and isinstance(value[1], int) and isinstance(value[2], int)
+    )
+
+
+def _keras_tensor(reference: list[Any]) -> dict[str, Any]:
+    # Keras 3 swaps this placeholder for the real output of the named layer
+    # node while rebuilding; shape and dtype are not used for that.
+    return {"class_name": "__keras_tensor__", "config": {"shape": [None], "dtype": "float32", "keras_history": reference}}
+
+
+def _modernize_tensor_kwargs(config: dict[str, Any]) -> None:
+    """Rewrite legacy nodes whose call kwargs name other tensors.
+
+    tf_keras stored ``mha(x, value=y)`` as ``[["x", 0, 0, {"value": ["y", 0, 0]}]]``;
+    Keras 3 reads that legacy form but passes the kwargs through raw, so the
+    layer would receive a list instead of a tensor. Such nodes are rewritten
+    in Keras 3's own node format, where tensors are references it resolves.
+    """
+    for layer in iter_layers(config):
+        nodes = layer.get("inbound_nodes") or []
+        for index, node in enumerate(nodes):
+            if not isinstance(node, list) or not node:
+                continue
+            kwargs = node[-1][3] if len(node[-1]) == 4 else {}
+            if not any(_is_tensor_reference(v) for v in kwargs.values()):
+                continue
+            refs = [_keras_tensor(list(item[:3])) for item in node]
+            nodes[index] = {
+                "args": [refs[0] if len(refs) == 1 else refs],
+                "kwargs": {k: _keras_tensor(v) if _is_tensor_reference(v) else v for k, v in kwargs.items()},
+            }
+
+
+def _drop_refused_keys(config: dict[str, Any]) -> None:
+    for layer in iter_layers(config):
+        if legacy_class_of(layer) is not None:
+            continue
+        for key in DROPPED_BUILTIN_KEYS.get(layer.get("class_name", ""), {}):
+            (layer.get("config") or {}).pop(key, None)
+
+
 def legacy_class_of(layer: dict[str, Any]) -> LegacyClass | None:
     """The known legacy custom class of one layer entry, if it is one."""
     config = layer.get("config") or {}
@@ -179,12 +236,15 @@ def model_from_legacy_config(config: dict[str, Any], path: str) -> Any:
     import modern.compat  # noqa: F401  (registers legacy_hard_sigmoid)
 
     custom = {legacy.class_name: _Adapter(legacy) for legacy in LEGACY_CLASSES}
+    config = _pin_hard_sigmoid(config)
+    _drop_refused_keys(config)
+    _modernize_tensor_kwargs(config)
     try:
         with warnings.catch_warnings():
             # Keras 3 complains about the Keras 2 `batch_input_shape` it is
             # translating for us; the translation is the point.
             warnings.filterwarnings("ignore", message="Do not pass an `input_shape`", category=UserWarning)
-            model = saving_utils.model_from_config(_pin_hard_sigmoid(config), custom_objects=custom)
+            model = saving_utils.model_from_config(config, custom_objects=custom)
     except PortError:
         raise
     except Exception as exc:

@@ -50,7 +50,7 @@ def _children(layer: Any) -> Iterator[tuple[str, Any]]:
         elif isinstance(value, dict) and value and all(_is_layer(v) for v in value.values()):
             for name, item in value.items():
                 yield f"{key}/{name}", item
-    if isinstance(layer, (keras.Sequential, keras.src.models.functional.Functional)):
+    if isinstance(layer, keras_model_classes()):
         # tf_keras tracked the children of Sequential and functional models
         # by position: every layer as layer-I, those with weights also as
         # layer_with_weights-K (the name TensorFlow's object graph prefers).
@@ -82,7 +82,19 @@ def object_paths(root: Any) -> dict[str, Any]:
         visiting.discard(id(layer))
 
     walk(root, "")
+    if isinstance(root, keras_model_classes()):
+        # A tf_keras model's SavedModel may reach a weight through the root's
+        # own `variables` list (trainable first, then non-trainable, layer by
+        # layer) when that is the shortest path in the object graph.
+        for index, variable in enumerate(list(root.trainable_weights) + list(root.non_trainable_weights)):
+            paths.setdefault(f"variables/{index}", variable)
     return paths
+
+
+def keras_model_classes() -> tuple[type, ...]:
+    import keras
+
+    return (keras.Sequential, keras.src.models.functional.Functional)
 
 
 def layer_weights(model: Any) -> dict[str, list[Any]]:

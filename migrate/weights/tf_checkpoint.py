@@ -62,6 +62,8 @@ def _is_model_variable(key: str) -> bool:
         return False
     if ".OPTIMIZER_SLOT" in key or key.startswith("optimizer/") or "/optimizer/" in key:
         return False
+    if key.startswith("keras_api/"):  # metric state (counts, totals) of a saved tf_keras model
+        return False
     return key != "save_counter" + VALUE_SUFFIX
 
 

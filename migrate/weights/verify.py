@@ -40,10 +40,22 @@ def _checkpoint_root(source: WeightSource) -> str:
 def _restore(model: Any, source: WeightSource) -> None:
     import tensorflow as tf
 
-    root = _checkpoint_root(source)
-    if root in {"root", "save_counter"}:
-        raise PortError(source.path, f"--verify: unexpected checkpoint root {root!r}")
-    status = tf.train.Checkpoint(**{root: model}).restore(source.path)
+    if source.format == "savedmodel":
+        # A SavedModel's variables hang off the saved model itself, which is
+        # how tf_keras's own load_weights reads a TF-format prefix.
+        status = model.load_weights(source.path)
+        try:
+            status.assert_existing_objects_matched()
+        except AssertionError as exc:
+            raise PortError(source.path, f"--verify: the legacy model does not match the SavedModel ({exc})") from exc
+        status.expect_partial()
+        return
+    else:
+        root = _checkpoint_root(source)
+        if root in {"root", "save_counter"}:
+            raise PortError(source.path, f"--verify: unexpected checkpoint root {root!r}")
+        checkpoint = tf.train.Checkpoint(**{root: model})
+    status = checkpoint.restore(source.path)
     try:
         status.assert_existing_objects_matched()
     except AssertionError as exc:
@@ -92,12 +104,17 @@ def legacy_outputs(request: Any, source: WeightSource, probe: Any) -> np.ndarray
             _restore(model, source)
         return _call_legacy(model, probe)
     if source.model_config is not None:
-        from legacy_ref.keras22 import custom_objects
-        from migrate.weights.config import check_legacy_config
         import tf_keras
 
+        from legacy_ref.keras22 import custom_objects
+        from migrate.weights.config import check_legacy_config, iter_layers, legacy_class_of
+
         check_legacy_config(source.model_config, source.path)
-        model = tf_keras.models.load_model(source.path, custom_objects=custom_objects(), compile=False)
+        # Only the names the file uses for legacy layers: a built-in
+        # MultiHeadAttention must stay the built-in one.
+        used = {legacy.class_name for legacy in map(legacy_class_of, iter_layers(source.model_config)) if legacy}
+        legacy_classes = {name: cls for name, cls in custom_objects().items() if name in used}
+        model = tf_keras.models.load_model(source.path, custom_objects=legacy_classes, compile=False)
         return _call_legacy(model, probe)
     model = _legacy_from_model_args(source)
     if model is not None:

@@ -210,3 +210,80 @@ def test_factory_that_returns_no_model(tmp_path: Path, capsys: pytest.CaptureFix
     out = tmp_path / "x.keras"
     assert port(WEIGHTS_H5, "--to", out, "--model", f"{FACTORIES}:not_a_model") == 2
     assert "not a keras.Model" in error_line(capsys)
+
+
+TUTORIAL_CKPT = LEGACY / "tutorial_ckpt"
+
+
+def test_tf_checkpoint_ports_into_the_modern_seq2seq(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import keras
+
+    out, report = tmp_path / "translator.keras", tmp_path / "report.json"
+    code = port(TUTORIAL_CKPT, "--to", out, "--model", f"{FACTORIES}:modern_seq2seq", "--map", "tutorial",
+                "--verify", "--report", report)
+    assert code == 0, capsys.readouterr().err
+    data = json.loads(report.read_text())
+    assert data["source"].endswith("ckpt-2"), "a CheckpointManager directory ports its latest checkpoint"
+    assert data["verify_max_abs_diff"] <= 1e-5
+    transforms = {a["transform"] for a in data["assignments"]}
+    assert {"split_heads", "split_bias", "merge_heads"} <= transforms
+    assert any(".OPTIMIZER_SLOT" in d["name"] for d in data["dropped"])
+    model = keras.saving.load_model(out, safe_mode=True)
+    assert type(model).__name__ == "Seq2SeqTransformer"
+
+
+def test_checkpoint_that_does_not_match_lists_names_and_shapes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "x.keras"
+    assert port(TUTORIAL_CKPT, "--to", out, "--model", f"{FACTORIES}:deeper_seq2seq", "--map", "tutorial") == 2
+    line = error_line(capsys)
+    assert "does not match" in line and "enc_layers/2" in line and "ckpt-2" in line
+    assert_nothing_at(out)
+
+
+def test_checkpoint_directory_without_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    empty = tmp_path / "ckpts"
+    empty.mkdir()
+    assert port(empty, "--to", tmp_path / "x.keras", "--model", f"{FACTORIES}:modern_seq2seq") == 2
+    assert "no 'checkpoint' file" in error_line(capsys)
+
+
+def test_truncated_checkpoint_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    broken = tmp_path / "ckpt"
+    shutil.copytree(TUTORIAL_CKPT, broken)
+    data = broken / "ckpt-2.data-00000-of-00001"
+    data.write_bytes(data.read_bytes()[:1000])
+    out = tmp_path / "x.keras"
+    assert port(broken, "--to", out, "--model", f"{FACTORIES}:modern_seq2seq", "--map", "tutorial") == 2
+    line = error_line(capsys)
+    assert "ckpt-2" in line and ("truncated" in line or "corrupt" in line)
+    assert_nothing_at(out)
+
+
+def test_verification_catches_a_model_that_computes_differently(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "x.keras"
+    code = port(WEIGHTS_H5, "--to", out, "--model", f"{FACTORIES}:wrong_layout_classifier", "--map", "keras22",
+                "--verify", "--legacy", f"{FACTORIES}:legacy_classifier")
+    assert code == 2
+    line = error_line(capsys)
+    assert "--verify: max abs diff" in line and "exceeds 1e-05" in line
+    assert_nothing_at(out)
+
+
+def test_tf_keras_builtin_layers_full_model_h5(tmp_path: Path) -> None:
+    import keras
+
+    out, report = tmp_path / "builtin.keras", tmp_path / "report.json"
+    assert port(LEGACY / "tfkeras_builtin.model.h5", "--to", out, "--verify", "--report", report) == 0
+    assert json.loads(report.read_text())["verify_max_abs_diff"] <= 1e-5
+    model = keras.saving.load_model(out, safe_mode=True)
+    assert isinstance(model.get_layer("mha"), keras.layers.MultiHeadAttention)
+
+
+def test_tf_keras_builtin_layers_savedmodel(tmp_path: Path) -> None:
+    out, report = tmp_path / "builtin.keras", tmp_path / "report.json"
+    code = port(LEGACY / "tfkeras_builtin_savedmodel", "--to", out, "--model", f"{FACTORIES}:keras3_builtin",
+                "--verify", "--legacy", f"{FACTORIES}:legacy_builtin", "--report", report)
+    assert code == 0
+    data = json.loads(report.read_text())
+    assert data["format"] == "savedmodel" and data["verify_max_abs_diff"] <= 1e-5
+    assert not any(a["source"].startswith("keras_api/") for a in data["assignments"])
