@@ -51,6 +51,8 @@ class PortRequest:
     report: Path | None = None
     force: bool = False
     atol: float = DEFAULT_ATOL
+    # Filled from --model's module: the user's classes, for reloading OUT.
+    custom_objects: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -109,6 +111,25 @@ def load_factory(spec: str, what: str = "--model") -> Callable[[], Any]:
     return factory
 
 
+def module_custom_objects(factory: Callable[[], Any]) -> dict[str, Any]:
+    """Keras classes defined in the factory's own module, by name.
+
+    A model built from the user's rewritten code holds their custom layers;
+    reloading the written ``.keras`` file needs those classes unless the code
+    registers them with ``keras.saving.register_keras_serializable``.
+    """
+    import keras
+
+    module = sys.modules.get(getattr(factory, "__module__", ""), None)
+    if module is None:
+        return {}
+    kinds = (keras.layers.Layer, keras.optimizers.schedules.LearningRateSchedule)
+    return {
+        name: value for name, value in vars(module).items()
+        if isinstance(value, type) and issubclass(value, kinds) and value.__module__ == module.__name__
+    }
+
+
 def _call_factory(spec: str, what: str) -> Any:
     try:
         return load_factory(spec, what)()
@@ -131,7 +152,12 @@ def check_out(out: Path | None, force: bool) -> None:
 
 def build_target(request: PortRequest, source: WeightSource) -> Any:
     if request.model_spec:
-        model = _call_factory(request.model_spec, "--model")
+        factory = load_factory(request.model_spec, "--model")
+        try:
+            model = factory()
+        except Exception as exc:
+            raise PortError(request.model_spec, f"--model: the factory raised {type(exc).__name__}: {exc}") from exc
+        request.custom_objects = module_custom_objects(factory)
         import keras
 
         if not isinstance(model, keras.Model):
@@ -212,11 +238,14 @@ def run_port(request: PortRequest, out: TextIO | None = None, err: TextIO | None
                     f"exceeds {request.atol:g}; nothing written (raise it with --atol if this is expected)",
                 )
         assert request.out is not None
-        result.reload_diff = write_keras_file(model, request.out, force=request.force)
+        result.reload_diff = write_keras_file(model, request.out, force=request.force, custom_objects=request.custom_objects)
         result.seconds = time.perf_counter() - started
         if request.report is not None:
             write_report(request, source, plan, result)
         verified = f", verified max abs diff {result.verify_diff:.2e}" if result.verify_diff is not None else ""
+        if request.custom_objects:
+            print(f"note: {request.out} uses your classes {sorted(request.custom_objects)}; load it with "
+                  "custom_objects=... or decorate them with @keras.saving.register_keras_serializable()", file=out)
         print(
             f"ported {len(plan.assignments)} weights from {source.path} ({source.format}) to {request.out}"
             f"{verified}; dropped {len(plan.dropped)} optimizer/counter entries; {result.seconds:.1f} s",

@@ -85,7 +85,9 @@ def predict(model: Any, inputs: Any) -> np.ndarray:
     return first_output(model(inputs, training=False))
 
 
-def write_keras_file(model: Any, out: Path, *, force: bool = False, atol: float = 0.0) -> float:
+def write_keras_file(
+    model: Any, out: Path, *, force: bool = False, atol: float = 0.0, custom_objects: dict[str, Any] | None = None
+) -> float:
     """Save ``model`` to ``out`` via a verified temporary file; return the reload diff.
 
     Raises:
@@ -106,7 +108,7 @@ def write_keras_file(model: Any, out: Path, *, force: bool = False, atol: float 
     temp = Path(temp_name)
     try:
         model.save(temp)
-        reloaded = keras.saving.load_model(temp, safe_mode=True)
+        reloaded = keras.saving.load_model(temp, custom_objects=custom_objects, safe_mode=True)
         probe = probe_inputs(model)
         diff = float(np.max(np.abs(predict(model, probe) - predict(reloaded, probe)), initial=0.0))
         if not diff <= atol:
