@@ -31,6 +31,7 @@ import tensorflow as tf
 import tf_keras
 
 from legacy_ref import tutorial as T
+from legacy_ref.goldens.tutorial import SMALL
 
 __all__ = ["ARTEFACT_ARGS", "CKPT_DIR", "SEED", "build_artefact_model", "write_artefacts"]
 
@@ -40,17 +41,8 @@ WARMUP_STEPS = 10  # short, so three steps visibly move the weights
 TRAIN_STEPS = 3
 SAVE_AFTER_STEPS = (1, 3)  # -> ckpt-1, ckpt-2
 
-ARTEFACT_ARGS: dict[str, Any] = {
-    "num_layers": 2,
-    "d_model": 16,
-    "num_heads": 4,
-    "dff": 32,
-    "input_vocab_size": 40,
-    "target_vocab_size": 45,
-    "pe_input": 50,
-    "pe_target": 50,
-    "rate": 0.1,
-}
+# The small model size of the golden cases, with the tutorial's dropout rate.
+ARTEFACT_ARGS: dict[str, Any] = {**SMALL, "rate": 0.1}
 
 
 def build_artefact_model() -> T.Transformer:

@@ -44,15 +44,19 @@ CLASSIFIER_ARGS: dict[str, Any] = {
 # --------------------------------------------------------------------------
 
 
-def legacy_weight_names(layer: Any) -> list[str]:
-    """HDF5 ``weight_names`` of ``layer`` (or of a whole model), without ``:0``.
+def _hdf5_weights(layer: Any) -> list[Any]:
+    """``layer``'s weights in the order Keras 2's HDF5 writer stores them.
 
-    Keras 2's HDF5 writer stores ``trainable_weights + non_trainable_weights``
-    per layer under each variable's ``name``; for a model this is the same
-    listing as ``model.weights`` when, as here, every weight is trainable.
+    It writes ``trainable_weights + non_trainable_weights`` per layer under
+    each variable's ``name``; for a model this is the same listing as
+    ``model.weights`` when, as here, every weight is trainable.
     """
-    weights = list(layer.trainable_weights) + list(layer.non_trainable_weights)
-    return [_strip(w.name) for w in weights]
+    return list(layer.trainable_weights) + list(layer.non_trainable_weights)
+
+
+def legacy_weight_names(layer: Any) -> list[str]:
+    """HDF5 ``weight_names`` of ``layer`` (or of a whole model), without ``:0``."""
+    return [_strip(w.name) for w in _hdf5_weights(layer)]
 
 
 def _strip(name: str) -> str:
@@ -61,13 +65,12 @@ def _strip(name: str) -> str:
 
 def weights_by_name(layer: Any) -> dict[str, np.ndarray]:
     """Current weights of ``layer`` keyed by their legacy names."""
-    weights = list(layer.trainable_weights) + list(layer.non_trainable_weights)
-    return {_strip(w.name): np.asarray(w.numpy()) for w in weights}
+    return {_strip(w.name): np.asarray(w.numpy()) for w in _hdf5_weights(layer)}
 
 
 def assign_weights(layer: Any, values: dict[str, np.ndarray]) -> None:
     """Write ``values`` (legacy name -> array) into a built layer or model; every weight must be given."""
-    weights = list(layer.trainable_weights) + list(layer.non_trainable_weights)
+    weights = _hdf5_weights(layer)
     missing = [_strip(w.name) for w in weights if _strip(w.name) not in values]
     extra = set(values) - {_strip(w.name) for w in weights}
     if missing or extra:
@@ -209,36 +212,36 @@ def _mha_cases() -> dict[str, GoldenCase]:
 
     mask = np.array([[1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 0]], dtype=bool)
     x_doc = {"inputs": "x", "attention": "layer.attention after the call, (batch, heads, q_len, k_len)"}
+
+    def case(
+        seed: int,
+        args: dict[str, Any],
+        inputs: dict[str, np.ndarray],
+        call: dict[str, Any] | None = None,
+        invoke: Callable[[Any, dict[str, np.ndarray]], Any] = self_attention,
+    ) -> GoldenCase:
+        # Every case is a layer named "mha" whose per-head attention is recorded too.
+        return _layer_case(
+            seed, keras22.MultiHeadAttention, args, "mha", inputs, call or x_doc, invoke, _attention_output
+        )
+
     return {
         # Default: relu on the projections and on the output, biases.
-        "keras22_mha_default": _layer_case(
-            3020, keras22.MultiHeadAttention, {"head_num": 4}, "mha",
-            {"x": _normal(rng, 2, 6, 16)}, x_doc, self_attention, _attention_output,
-        ),
-        "keras22_mha_linear": _layer_case(
-            3021, keras22.MultiHeadAttention, {"head_num": 2, "activation": None}, "mha",
-            {"x": _normal(rng, 2, 5, 8)}, x_doc, self_attention, _attention_output,
-        ),
-        "keras22_mha_no_bias": _layer_case(
-            3022, keras22.MultiHeadAttention, {"head_num": 4, "use_bias": False}, "mha",
-            {"x": _normal(rng, 2, 6, 16)}, x_doc, self_attention, _attention_output,
-        ),
+        "keras22_mha_default": case(3020, {"head_num": 4}, {"x": _normal(rng, 2, 6, 16)}),
+        "keras22_mha_linear": case(3021, {"head_num": 2, "activation": None}, {"x": _normal(rng, 2, 5, 8)}),
+        "keras22_mha_no_bias": case(3022, {"head_num": 4, "use_bias": False}, {"x": _normal(rng, 2, 6, 16)}),
         # Causal, odd length, batch of one.
-        "keras22_mha_history_only": _layer_case(
-            3023, keras22.MultiHeadAttention, {"head_num": 2, "history_only": True}, "mha",
-            {"x": _normal(rng, 1, 7, 8)}, x_doc, self_attention, _attention_output,
-        ),
+        "keras22_mha_history_only": case(3023, {"head_num": 2, "history_only": True}, {"x": _normal(rng, 1, 7, 8)}),
         # One mask for q, k and v; padded keys get ~0 weight, padded queries are still computed.
-        "keras22_mha_key_mask": _layer_case(
-            3024, keras22.MultiHeadAttention, {"head_num": 4, "activation": None}, "mha",
-            {"x": _normal(rng, 3, 6, 16), "mask": mask}, {**x_doc, "mask": "mask (used for q, k and v)"},
-            self_attention, _attention_output,
+        "keras22_mha_key_mask": case(
+            3024, {"head_num": 4, "activation": None}, {"x": _normal(rng, 3, 6, 16), "mask": mask},
+            {**x_doc, "mask": "mask (used for q, k and v)"},
         ),
         # [q, k, v] of different widths and lengths: Wq (6, 8), Wk (10, 8), Wv (8, 8).
-        "keras22_mha_cross": _layer_case(
-            3025, keras22.MultiHeadAttention, {"head_num": 2}, "mha",
+        "keras22_mha_cross": case(
+            3025, {"head_num": 2},
             {"q": _normal(rng, 1, 5, 6), "k": _normal(rng, 1, 7, 10), "v": _normal(rng, 1, 7, 8)},
-            {"inputs": ["q", "k", "v"]}, cross_attention, _attention_output,
+            {"inputs": ["q", "k", "v"]}, cross_attention,
         ),
     }
 
@@ -272,14 +275,22 @@ def _tokens(rng: np.random.Generator, batch: int, max_len: int, vocab: int) -> n
     return tokens.astype(np.int32)
 
 
+def _drawn_classifier(
+    args: dict[str, Any], rng: np.random.Generator, *, compile: bool  # noqa: A002 -- build_model's argument
+) -> tuple[Any, dict[str, np.ndarray]]:
+    """``build_model(**args)`` with weights drawn from ``rng`` and assigned; returns the model and the weights."""
+    keras_legacy.backend.clear_session()  # default layer names ('embedding', ...) must be stable
+    model = keras22.build_model(**args, compile=compile)
+    weights = draw_weights(model, rng)
+    assign_weights(model, weights)
+    return model, weights
+
+
 def _classifier_case() -> GoldenCase:
     seed = 3040
     rng = np.random.default_rng(seed)
     args = {**CLASSIFIER_ARGS, "num_blocks": 4}
-    keras_legacy.backend.clear_session()  # default layer names ('embedding', ...) must be stable
-    model = keras22.build_model(**args, compile=False)
-    weights = draw_weights(model, rng)
-    assign_weights(model, weights)
+    model, weights = _drawn_classifier(args, rng, compile=False)
     tokens = _tokens(rng, 4, args["max_len"], args["vocab_size"])
     probes = ["position__embedding"] + [f"t{i}_LN2" for i in range(1, args["num_blocks"] + 1)]
     probe_model = keras_legacy.Model(model.input, [model.output] + [model.get_layer(n).output for n in probes])
@@ -356,10 +367,7 @@ def _train_case() -> GoldenCase:
     steps, batch = 5, 4
     rng = np.random.default_rng(seed)
     args = {**CLASSIFIER_ARGS, "num_blocks": 2, "dropout": 0.0}
-    keras_legacy.backend.clear_session()
-    model = keras22.build_model(**args)
-    weights = draw_weights(model, rng)
-    assign_weights(model, weights)
+    model, weights = _drawn_classifier(args, rng, compile=True)
     tokens, labels = train_batches(rng, steps, batch, args)
 
     scheduler = keras22.WarmUpCosineDecayScheduler(**TRAIN_SCHEDULE)

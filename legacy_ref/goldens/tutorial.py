@@ -18,7 +18,7 @@ Sizes are small (``d_model`` 16, 4 heads, ``dff`` 32, 2 layers, vocabularies
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import tensorflow as tf
@@ -28,7 +28,7 @@ from legacy_ref.goldens.format import GoldenCase
 
 __all__ = ["cases", "SMALL", "fill_weights"]
 
-# The shared model size of the layer and model cases.
+# The shared model size of the layer and model cases (and of legacy_ref.artefacts.tutorial).
 SMALL: dict[str, int] = {
     "num_layers": 2,
     "d_model": 16,
@@ -97,6 +97,70 @@ def _model_args(**overrides: Any) -> dict[str, Any]:
     args: dict[str, Any] = dict(SMALL, rate=0.1)
     args.update(overrides)
     return args
+
+
+def _block_args() -> dict[str, Any]:
+    """Constructor arguments of an ``EncoderLayer`` or ``DecoderLayer`` of the shared size."""
+    return {"d_model": SMALL["d_model"], "num_heads": SMALL["num_heads"], "dff": SMALL["dff"], "rate": 0.1}
+
+
+def _stack_args(vocab_size: str, pe: str) -> dict[str, Any]:
+    """Constructor arguments of an ``Encoder`` (``input_vocab_size``, ``pe_input``) or ``Decoder``."""
+    return {
+        "num_layers": SMALL["num_layers"],
+        **_block_args(),
+        vocab_size: SMALL[vocab_size],
+        "maximum_position_encoding": SMALL[pe],
+    }
+
+
+def _filled_call(layer: Any, rng: np.random.Generator, *args: Any) -> tuple[dict[str, np.ndarray], Any]:
+    """Call ``layer(*args)`` to build it, fill its weights from ``rng``, call it again.
+
+    Returns the drawn weights by checkpoint name and the second call's result.
+    """
+    layer(*args)
+    weights = fill_weights(layer, rng)
+    return weights, layer(*args)
+
+
+def _encoder_case(
+    layer: Any, args: dict[str, Any], rng: np.random.Generator, x: np.ndarray, mask: np.ndarray
+) -> GoldenCase:
+    """The case of one ``EncoderLayer`` or ``Encoder`` call with filled weights."""
+    weights, y = _filled_call(layer, rng, x, False, mask)
+    return GoldenCase(
+        config={"layer": type(layer).__name__, "args": args, "call": "layer(x, training=False, mask)"},
+        inputs={"x": x, "mask": mask},
+        weights=weights,
+        outputs={"y": _np(y)},
+    )
+
+
+def _decoder_case(
+    layer: Any,
+    args: dict[str, Any],
+    rng: np.random.Generator,
+    inputs: dict[str, np.ndarray],
+    outputs: Callable[[Any], dict[str, np.ndarray]],
+) -> GoldenCase:
+    """The case of one ``DecoderLayer`` or ``Decoder`` call with filled weights.
+
+    ``inputs`` holds ``x``, ``enc_output``, ``look_ahead_mask`` and
+    ``padding_mask``; ``outputs`` names the arrays of the call's result.
+    """
+    call_args = (inputs["x"], inputs["enc_output"], False, inputs["look_ahead_mask"], inputs["padding_mask"])
+    weights, result = _filled_call(layer, rng, *call_args)
+    return GoldenCase(
+        config={
+            "layer": type(layer).__name__,
+            "args": args,
+            "call": "layer(x, enc_output, training=False, look_ahead_mask, padding_mask)",
+        },
+        inputs=inputs,
+        weights=weights,
+        outputs=outputs(result),
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -184,9 +248,7 @@ def _mha(seed: int, *, batch: int, q_len: int, kv_len: int, mask_kind: str, self
     else:
         mask = None
 
-    layer(v, k, q, mask)  # build, then replace the initialiser's weights
-    weights = fill_weights(layer, rng)
-    out, attn = layer(v, k, q, mask)
+    weights, (out, attn) = _filled_call(layer, rng, v, k, q, mask)
 
     inputs = {"v": v, "k": k, "q": q}
     if mask is not None:
@@ -207,19 +269,11 @@ def _mha(seed: int, *, batch: int, q_len: int, kv_len: int, mask_kind: str, self
 
 def _encoder_layer(seed: int) -> GoldenCase:
     rng = np.random.default_rng(seed)
-    args = {"d_model": SMALL["d_model"], "num_heads": SMALL["num_heads"], "dff": SMALL["dff"], "rate": 0.1}
+    args = _block_args()
     layer = T.EncoderLayer(**args)
     x = rng.standard_normal((2, 6, args["d_model"])).astype(np.float32)
     mask = _np(T.create_padding_mask(tf.constant(_ids(rng, 9, [6, 4], 6))))
-    layer(x, False, mask)
-    weights = fill_weights(layer, rng)
-    y = layer(x, False, mask)
-    return GoldenCase(
-        config={"layer": "EncoderLayer", "args": args, "call": "layer(x, training=False, mask)"},
-        inputs={"x": x, "mask": mask},
-        weights=weights,
-        outputs={"y": _np(y)},
-    )
+    return _encoder_case(layer, args, rng, x, mask)
 
 
 def _decoder_masks(rng: np.random.Generator, inp_lengths: list[int], inp_len: int, tar_lengths: list[int], tar_len: int):
@@ -231,77 +285,36 @@ def _decoder_masks(rng: np.random.Generator, inp_lengths: list[int], inp_len: in
 
 def _decoder_layer(seed: int) -> GoldenCase:
     rng = np.random.default_rng(seed)
-    args = {"d_model": SMALL["d_model"], "num_heads": SMALL["num_heads"], "dff": SMALL["dff"], "rate": 0.1}
+    args = _block_args()
     layer = T.DecoderLayer(**args)
     x = rng.standard_normal((2, 5, args["d_model"])).astype(np.float32)
     enc_output = rng.standard_normal((2, 7, args["d_model"])).astype(np.float32)
     _, look_ahead, padding = _decoder_masks(rng, [7, 3], 7, [5, 4], 5)
-    layer(x, enc_output, False, look_ahead, padding)
-    weights = fill_weights(layer, rng)
-    y, block1, block2 = layer(x, enc_output, False, look_ahead, padding)
-    return GoldenCase(
-        config={
-            "layer": "DecoderLayer",
-            "args": args,
-            "call": "layer(x, enc_output, training=False, look_ahead_mask, padding_mask)",
-        },
-        inputs={"x": x, "enc_output": enc_output, "look_ahead_mask": look_ahead, "padding_mask": padding},
-        weights=weights,
-        outputs={"y": _np(y), "block1": _np(block1), "block2": _np(block2)},
+    inputs = {"x": x, "enc_output": enc_output, "look_ahead_mask": look_ahead, "padding_mask": padding}
+    return _decoder_case(
+        layer, args, rng, inputs,
+        lambda result: {"y": _np(result[0]), "block1": _np(result[1]), "block2": _np(result[2])},
     )
 
 
 def _encoder(seed: int) -> GoldenCase:
     rng = np.random.default_rng(seed)
-    args = {
-        "num_layers": SMALL["num_layers"],
-        "d_model": SMALL["d_model"],
-        "num_heads": SMALL["num_heads"],
-        "dff": SMALL["dff"],
-        "input_vocab_size": SMALL["input_vocab_size"],
-        "maximum_position_encoding": SMALL["pe_input"],
-        "rate": 0.1,
-    }
+    args = _stack_args("input_vocab_size", "pe_input")
     layer = T.Encoder(**args)
     x = _ids(rng, args["input_vocab_size"], [7, 5], 7)
     mask = _np(T.create_padding_mask(tf.constant(x)))
-    layer(x, False, mask)
-    weights = fill_weights(layer, rng)
-    y = layer(x, False, mask)
-    return GoldenCase(
-        config={"layer": "Encoder", "args": args, "call": "layer(x, training=False, mask)"},
-        inputs={"x": x, "mask": mask},
-        weights=weights,
-        outputs={"y": _np(y)},
-    )
+    return _encoder_case(layer, args, rng, x, mask)
 
 
 def _decoder(seed: int) -> GoldenCase:
     rng = np.random.default_rng(seed)
-    args = {
-        "num_layers": SMALL["num_layers"],
-        "d_model": SMALL["d_model"],
-        "num_heads": SMALL["num_heads"],
-        "dff": SMALL["dff"],
-        "target_vocab_size": SMALL["target_vocab_size"],
-        "maximum_position_encoding": SMALL["pe_target"],
-        "rate": 0.1,
-    }
+    args = _stack_args("target_vocab_size", "pe_target")
     layer = T.Decoder(**args)
     x, look_ahead, padding = _decoder_masks(rng, [7, 2], 7, [6, 3], 6)
     enc_output = rng.standard_normal((2, 7, args["d_model"])).astype(np.float32)
-    layer(x, enc_output, False, look_ahead, padding)
-    weights = fill_weights(layer, rng)
-    y, attention = layer(x, enc_output, False, look_ahead, padding)
-    return GoldenCase(
-        config={
-            "layer": "Decoder",
-            "args": args,
-            "call": "layer(x, enc_output, training=False, look_ahead_mask, padding_mask)",
-        },
-        inputs={"x": x, "enc_output": enc_output, "look_ahead_mask": look_ahead, "padding_mask": padding},
-        weights=weights,
-        outputs={"y": _np(y), **_attention_outputs(attention)},
+    inputs = {"x": x, "enc_output": enc_output, "look_ahead_mask": look_ahead, "padding_mask": padding}
+    return _decoder_case(
+        layer, args, rng, inputs, lambda result: {"y": _np(result[0]), **_attention_outputs(result[1])}
     )
 
 

@@ -17,6 +17,8 @@ import math
 import keras
 from keras import ops
 
+from modern.layers._weight_options import weight_options, weight_options_config
+
 # The legacy layers' penalty for masked and future keys.
 LEGACY_MASK_VALUE = -10000.0
 
@@ -108,8 +110,53 @@ def legacy_attention(query, key, value, bias=None, return_attention_scores=False
     return output
 
 
+class _LegacyMaskedAttention(keras.layers.Layer):
+    """What the two legacy attention ports share: arguments, masks and call signature.
+
+    Holds ``causal`` and ``mask_value``, resolves the Keras 3 call (query,
+    optional value and key, the masks Keras fills in) into the tensors and
+    the additive bias of the legacy masking, and hands them to
+    :meth:`_attend`, which each subclass implements.
+    """
+
+    def __init__(self, causal=False, mask_value=LEGACY_MASK_VALUE, **kwargs):
+        super().__init__(**kwargs)
+        self.causal = bool(causal)
+        self.mask_value = float(mask_value)
+        self.supports_masking = True
+
+    def call(
+        self,
+        query,
+        value=None,
+        key=None,
+        mask=None,
+        query_mask=None,
+        value_mask=None,
+        key_mask=None,
+        return_attention_scores=False,
+    ):
+        key_given = key is not None
+        value = query if value is None else value
+        key = value if key is None else key
+        padding = _key_padding_mask(mask, query_mask, value_mask, key_mask, key_given)
+        bias = legacy_attention_bias(
+            ops.shape(query)[1], ops.shape(key)[1], padding, causal=self.causal, mask_value=self.mask_value
+        )
+        return self._attend(query, value, key, bias, return_attention_scores)
+
+    def _attend(self, query, value, key, bias, return_attention_scores):
+        """The attention proper, given the resolved inputs and the additive ``bias``."""
+        raise NotImplementedError
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"causal": self.causal, "mask_value": self.mask_value})
+        return config
+
+
 @keras.saving.register_keras_serializable(package="modern")
-class ScaledDotProductAttention(keras.layers.Layer):
+class ScaledDotProductAttention(_LegacyMaskedAttention):
     """Single-head ``softmax(Q K^T / sqrt(d)) V`` with the legacy additive masks.
 
     Weightless Keras 3 port of the Keras-2.2 ``ScaledDotProductAttention``:
@@ -146,30 +193,7 @@ class ScaledDotProductAttention(keras.layers.Layer):
         weights ``(batch, q_len, k_len)``.
     """
 
-    def __init__(self, causal=False, mask_value=LEGACY_MASK_VALUE, **kwargs):
-        super().__init__(**kwargs)
-        self.causal = bool(causal)
-        self.mask_value = float(mask_value)
-        self.supports_masking = True
-
-    def call(
-        self,
-        query,
-        value=None,
-        key=None,
-        mask=None,
-        query_mask=None,
-        value_mask=None,
-        key_mask=None,
-        return_attention_scores=False,
-    ):
-        key_given = key is not None
-        value = query if value is None else value
-        key = value if key is None else key
-        padding = _key_padding_mask(mask, query_mask, value_mask, key_mask, key_given)
-        bias = legacy_attention_bias(
-            ops.shape(query)[1], ops.shape(key)[1], padding, causal=self.causal, mask_value=self.mask_value
-        )
+    def _attend(self, query, value, key, bias, return_attention_scores):
         # A single "head" axis lets the multi-head kernel do the work.
         result = legacy_attention(
             query[:, :, None, :],
@@ -183,14 +207,9 @@ class ScaledDotProductAttention(keras.layers.Layer):
             return output[:, :, 0, :], weights[:, 0, :, :]
         return result[:, :, 0, :]
 
-    def get_config(self):
-        config = super().get_config()
-        config.update({"causal": self.causal, "mask_value": self.mask_value})
-        return config
-
 
 @keras.saving.register_keras_serializable(package="modern")
-class ActivatedMultiHeadAttention(keras.layers.Layer):
+class ActivatedMultiHeadAttention(_LegacyMaskedAttention):
     """Multi-head attention with an activation on every projection (Keras-2.2 port).
 
     Keras 3 port of the Keras-2.2 ``MultiHeadAttention`` used by the 2021
@@ -293,21 +312,18 @@ class ActivatedMultiHeadAttention(keras.layers.Layer):
         bias_constraint=None,
         **kwargs,
     ):
-        super().__init__(**kwargs)
+        super().__init__(causal=causal, mask_value=mask_value, **kwargs)
         if int(num_heads) < 1:
             raise ValueError(f"num_heads must be at least 1, got {num_heads!r}")
         self.num_heads = int(num_heads)
         self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.causal = bool(causal)
-        self.mask_value = float(mask_value)
-        self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.bias_initializer = keras.initializers.get(bias_initializer)
-        self.kernel_regularizer = keras.regularizers.get(kernel_regularizer)
-        self.bias_regularizer = keras.regularizers.get(bias_regularizer)
-        self.kernel_constraint = keras.constraints.get(kernel_constraint)
-        self.bias_constraint = keras.constraints.get(bias_constraint)
-        self.supports_masking = True
+        self.kernel_initializer, self.kernel_regularizer, self.kernel_constraint = weight_options(
+            kernel_initializer, kernel_regularizer, kernel_constraint
+        )
+        self.bias_initializer, self.bias_regularizer, self.bias_constraint = weight_options(
+            bias_initializer, bias_regularizer, bias_constraint
+        )
 
     def _projection(self, units, name):
         # Initializers are rebuilt from their config for every projection so
@@ -350,28 +366,10 @@ class ActivatedMultiHeadAttention(keras.layers.Layer):
     def _split_heads(self, x):
         return ops.reshape(x, (-1, ops.shape(x)[1], self.num_heads, self.head_dim))
 
-    def call(
-        self,
-        query,
-        value=None,
-        key=None,
-        mask=None,
-        query_mask=None,
-        value_mask=None,
-        key_mask=None,
-        return_attention_scores=False,
-    ):
-        key_given = key is not None
-        value = query if value is None else value
-        key = value if key is None else key
-        padding = _key_padding_mask(mask, query_mask, value_mask, key_mask, key_given)
-
+    def _attend(self, query, value, key, bias, return_attention_scores):
         q = self._split_heads(self.query_dense(query))
         k = self._split_heads(self.key_dense(key))
         v = self._split_heads(self.value_dense(value))
-        bias = legacy_attention_bias(
-            ops.shape(q)[1], ops.shape(k)[1], padding, causal=self.causal, mask_value=self.mask_value
-        )
         result = legacy_attention(q, k, v, bias=bias, return_attention_scores=return_attention_scores)
         attended, weights = result if return_attention_scores else (result, None)
         merged = ops.reshape(attended, (-1, ops.shape(attended)[1], self.model_dim))
@@ -387,16 +385,9 @@ class ActivatedMultiHeadAttention(keras.layers.Layer):
                 "num_heads": self.num_heads,
                 "activation": keras.activations.serialize(self.activation),
                 "use_bias": self.use_bias,
-                "causal": self.causal,
-                "mask_value": self.mask_value,
-                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
-                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
-                "kernel_regularizer": keras.regularizers.serialize(self.kernel_regularizer),
-                "bias_regularizer": keras.regularizers.serialize(self.bias_regularizer),
-                "kernel_constraint": keras.constraints.serialize(self.kernel_constraint),
-                "bias_constraint": keras.constraints.serialize(self.bias_constraint),
             }
         )
+        config.update(weight_options_config(self, "kernel", "bias"))
         return config
 
 

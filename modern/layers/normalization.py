@@ -5,6 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from modern.layers._weight_options import weight_options, weight_options_config
+
 # K.epsilon() ** 2 of Keras 2 (1e-7 squared): the legacy default.
 LEGACY_EPSILON = 1e-14
 
@@ -90,12 +92,12 @@ class LegacyLayerNormalization(keras.layers.Layer):
         self.center = bool(center)
         self.scale = bool(scale)
         self.epsilon = float(epsilon)
-        self.gamma_initializer = keras.initializers.get(gamma_initializer)
-        self.beta_initializer = keras.initializers.get(beta_initializer)
-        self.gamma_regularizer = keras.regularizers.get(gamma_regularizer)
-        self.beta_regularizer = keras.regularizers.get(beta_regularizer)
-        self.gamma_constraint = keras.constraints.get(gamma_constraint)
-        self.beta_constraint = keras.constraints.get(beta_constraint)
+        self.gamma_initializer, self.gamma_regularizer, self.gamma_constraint = weight_options(
+            gamma_initializer, gamma_regularizer, gamma_constraint
+        )
+        self.beta_initializer, self.beta_regularizer, self.beta_constraint = weight_options(
+            beta_initializer, beta_regularizer, beta_constraint
+        )
         self.supports_masking = True
         self.gamma = None
         self.beta = None
@@ -106,21 +108,19 @@ class LegacyLayerNormalization(keras.layers.Layer):
             raise ValueError(f"{self.name}: the last (normalised) dimension must be known, got {input_shape}")
         # Creation order gamma, beta is the legacy one (and its weight order).
         if self.scale:
-            self.gamma = self.add_weight(
-                shape=shape,
-                initializer=self.gamma_initializer,
-                regularizer=self.gamma_regularizer,
-                constraint=self.gamma_constraint,
-                name="gamma",
-            )
+            self.gamma = self._add_optioned_weight("gamma", shape)
         if self.center:
-            self.beta = self.add_weight(
-                shape=shape,
-                initializer=self.beta_initializer,
-                regularizer=self.beta_regularizer,
-                constraint=self.beta_constraint,
-                name="beta",
-            )
+            self.beta = self._add_optioned_weight("beta", shape)
+
+    def _add_optioned_weight(self, name, shape):
+        # `name` is also the prefix of the weight's constructor options.
+        return self.add_weight(
+            shape=shape,
+            initializer=getattr(self, f"{name}_initializer"),
+            regularizer=getattr(self, f"{name}_regularizer"),
+            constraint=getattr(self, f"{name}_constraint"),
+            name=name,
+        )
 
     def call(self, inputs):
         dtype = keras.backend.standardize_dtype(inputs.dtype)
@@ -142,19 +142,8 @@ class LegacyLayerNormalization(keras.layers.Layer):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "center": self.center,
-                "scale": self.scale,
-                "epsilon": self.epsilon,
-                "gamma_initializer": keras.initializers.serialize(self.gamma_initializer),
-                "beta_initializer": keras.initializers.serialize(self.beta_initializer),
-                "gamma_regularizer": keras.regularizers.serialize(self.gamma_regularizer),
-                "beta_regularizer": keras.regularizers.serialize(self.beta_regularizer),
-                "gamma_constraint": keras.constraints.serialize(self.gamma_constraint),
-                "beta_constraint": keras.constraints.serialize(self.beta_constraint),
-            }
-        )
+        config.update({"center": self.center, "scale": self.scale, "epsilon": self.epsilon})
+        config.update(weight_options_config(self, "gamma", "beta"))
         return config
 
 

@@ -333,8 +333,78 @@ def _tuple(shape):
     return tuple(None if d is None else int(d) for d in shape)
 
 
+def _sizes(d_model, num_heads, dff, rate, layer_norm_epsilon):
+    """The constructor arguments every block, stack and model shares, as stored.
+
+    Returns ``(d_model, num_heads, dff, rate, layer_norm_epsilon)`` as
+    ``int``, ``int``, ``int``, ``float``, ``float``; :func:`_sizes_config`
+    gives them back for ``get_config``.
+    """
+    return int(d_model), int(num_heads), int(dff), float(rate), float(layer_norm_epsilon)
+
+
+def _sizes_config(layer):
+    """``get_config`` entries of the arguments :func:`_sizes` stored on ``layer``."""
+    return {
+        "d_model": layer.d_model,
+        "num_heads": layer.num_heads,
+        "dff": layer.dff,
+        "rate": layer.rate,
+        "layer_norm_epsilon": layer.layer_norm_epsilon,
+    }
+
+
+class _TransformerBlock(keras.layers.Layer):
+    """Shared part of the encoder and decoder blocks: sizes, sublayer factories, config.
+
+    The factories give the sublayers their stable names (the weight paths a
+    port fills); the subclasses create them in the tutorial's order.
+    """
+
+    def __init__(self, d_model, num_heads, dff, rate, layer_norm_epsilon, **kwargs):
+        super().__init__(**kwargs)
+        if d_model % num_heads:
+            raise ValueError(f"num_heads={num_heads} must divide d_model={d_model}")
+        self.d_model, self.num_heads, self.dff, self.rate, self.layer_norm_epsilon = _sizes(
+            d_model, num_heads, dff, rate, layer_norm_epsilon
+        )
+
+    def _attention(self, name):
+        return AdditiveMaskMultiHeadAttention(
+            self.num_heads, key_dim=self.d_model // self.num_heads, dtype=self.dtype_policy, name=name
+        )
+
+    def _feed_forward(self):
+        # The tutorial's point_wise_feed_forward_network as two named Dense layers.
+        hidden = keras.layers.Dense(self.dff, activation="relu", dtype=self.dtype_policy, name="ffn_hidden")
+        output = keras.layers.Dense(self.d_model, dtype=self.dtype_policy, name="ffn_output")
+        return hidden, output
+
+    def _build_feed_forward(self, input_shape):
+        self.ffn_hidden.build(input_shape)
+        self.ffn_output.build(input_shape[:-1] + (self.dff,))
+
+    def _layer_norms(self, count):
+        return tuple(
+            keras.layers.LayerNormalization(
+                epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=f"layernorm{i}"
+            )
+            for i in range(1, count + 1)
+        )
+
+    def _dropouts(self, count):
+        return tuple(
+            keras.layers.Dropout(self.rate, dtype=self.dtype_policy, name=f"dropout{i}") for i in range(1, count + 1)
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(_sizes_config(self))
+        return config
+
+
 @keras.saving.register_keras_serializable(package="modern")
-class TransformerEncoderLayer(keras.layers.Layer):
+class TransformerEncoderLayer(_TransformerBlock):
     """Post-norm Transformer encoder block of the tutorial (``EncoderLayer``).
 
     ``out1 = LayerNorm(x + Dropout(MHA(x, x, x)))`` then
@@ -366,34 +436,16 @@ class TransformerEncoderLayer(keras.layers.Layer):
     """
 
     def __init__(self, d_model, num_heads, dff, rate=0.1, layer_norm_epsilon=1e-6, **kwargs):
-        super().__init__(**kwargs)
-        if d_model % num_heads:
-            raise ValueError(f"num_heads={num_heads} must divide d_model={d_model}")
-        self.d_model = int(d_model)
-        self.num_heads = int(num_heads)
-        self.dff = int(dff)
-        self.rate = float(rate)
-        self.layer_norm_epsilon = float(layer_norm_epsilon)
-
-        self.mha = AdditiveMaskMultiHeadAttention(
-            self.num_heads, key_dim=self.d_model // self.num_heads, dtype=self.dtype_policy, name="mha"
-        )
-        self.ffn_hidden = keras.layers.Dense(self.dff, activation="relu", dtype=self.dtype_policy, name="ffn_hidden")
-        self.ffn_output = keras.layers.Dense(self.d_model, dtype=self.dtype_policy, name="ffn_output")
-        self.layernorm1 = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="layernorm1"
-        )
-        self.layernorm2 = keras.layers.LayerNormalization(
-            epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name="layernorm2"
-        )
-        self.dropout1 = keras.layers.Dropout(self.rate, dtype=self.dtype_policy, name="dropout1")
-        self.dropout2 = keras.layers.Dropout(self.rate, dtype=self.dtype_policy, name="dropout2")
+        super().__init__(d_model, num_heads, dff, rate, layer_norm_epsilon, **kwargs)
+        self.mha = self._attention("mha")
+        self.ffn_hidden, self.ffn_output = self._feed_forward()
+        self.layernorm1, self.layernorm2 = self._layer_norms(2)
+        self.dropout1, self.dropout2 = self._dropouts(2)
 
     def build(self, input_shape):
         input_shape = _tuple(input_shape)
         self.mha.build(input_shape, input_shape)
-        self.ffn_hidden.build(input_shape)
-        self.ffn_output.build(input_shape[:-1] + (self.dff,))
+        self._build_feed_forward(input_shape)
         self.layernorm1.build(input_shape)
         self.layernorm2.build(input_shape)
 
@@ -403,22 +455,9 @@ class TransformerEncoderLayer(keras.layers.Layer):
         ffn = self.ffn_output(self.ffn_hidden(out1))
         return self.layernorm2(out1 + self.dropout2(ffn, training=training))
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "d_model": self.d_model,
-                "num_heads": self.num_heads,
-                "dff": self.dff,
-                "rate": self.rate,
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-            }
-        )
-        return config
-
 
 @keras.saving.register_keras_serializable(package="modern")
-class TransformerDecoderLayer(keras.layers.Layer):
+class TransformerDecoderLayer(_TransformerBlock):
     """Post-norm Transformer decoder block of the tutorial (``DecoderLayer``).
 
     Masked self-attention, cross-attention over the encoder output (queries
@@ -462,41 +501,19 @@ class TransformerDecoderLayer(keras.layers.Layer):
     """
 
     def __init__(self, d_model, num_heads, dff, rate=0.1, layer_norm_epsilon=1e-6, **kwargs):
-        super().__init__(**kwargs)
-        if d_model % num_heads:
-            raise ValueError(f"num_heads={num_heads} must divide d_model={d_model}")
-        self.d_model = int(d_model)
-        self.num_heads = int(num_heads)
-        self.dff = int(dff)
-        self.rate = float(rate)
-        self.layer_norm_epsilon = float(layer_norm_epsilon)
-
-        key_dim = self.d_model // self.num_heads
-        self.mha1 = AdditiveMaskMultiHeadAttention(
-            self.num_heads, key_dim=key_dim, dtype=self.dtype_policy, name="mha1"
-        )
-        self.mha2 = AdditiveMaskMultiHeadAttention(
-            self.num_heads, key_dim=key_dim, dtype=self.dtype_policy, name="mha2"
-        )
-        self.ffn_hidden = keras.layers.Dense(self.dff, activation="relu", dtype=self.dtype_policy, name="ffn_hidden")
-        self.ffn_output = keras.layers.Dense(self.d_model, dtype=self.dtype_policy, name="ffn_output")
-        self.layernorm1, self.layernorm2, self.layernorm3 = (
-            keras.layers.LayerNormalization(
-                epsilon=self.layer_norm_epsilon, dtype=self.dtype_policy, name=f"layernorm{i}"
-            )
-            for i in (1, 2, 3)
-        )
-        self.dropout1, self.dropout2, self.dropout3 = (
-            keras.layers.Dropout(self.rate, dtype=self.dtype_policy, name=f"dropout{i}") for i in (1, 2, 3)
-        )
+        super().__init__(d_model, num_heads, dff, rate, layer_norm_epsilon, **kwargs)
+        self.mha1 = self._attention("mha1")
+        self.mha2 = self._attention("mha2")
+        self.ffn_hidden, self.ffn_output = self._feed_forward()
+        self.layernorm1, self.layernorm2, self.layernorm3 = self._layer_norms(3)
+        self.dropout1, self.dropout2, self.dropout3 = self._dropouts(3)
 
     def build(self, inputs_shape, encoder_outputs_shape):
         inputs_shape = _tuple(inputs_shape)
         encoder_outputs_shape = _tuple(encoder_outputs_shape)
         self.mha1.build(inputs_shape, inputs_shape)
         self.mha2.build(inputs_shape, encoder_outputs_shape)
-        self.ffn_hidden.build(inputs_shape)
-        self.ffn_output.build(inputs_shape[:-1] + (self.dff,))
+        self._build_feed_forward(inputs_shape)
         for norm in (self.layernorm1, self.layernorm2, self.layernorm3):
             norm.build(inputs_shape)
 
@@ -539,19 +556,6 @@ class TransformerDecoderLayer(keras.layers.Layer):
             return out3, block1, block2
         return out3
 
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            {
-                "d_model": self.d_model,
-                "num_heads": self.num_heads,
-                "dff": self.dff,
-                "rate": self.rate,
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-            }
-        )
-        return config
-
 
 class _EmbeddingStack(keras.layers.Layer):
     """Shared part of the two stacks: embedding * sqrt(d_model) + positions."""
@@ -561,12 +565,10 @@ class _EmbeddingStack(keras.layers.Layer):
     ):
         super().__init__(**kwargs)
         self.num_layers = int(num_layers)
-        self.d_model = int(d_model)
-        self.num_heads = int(num_heads)
-        self.dff = int(dff)
+        self.d_model, self.num_heads, self.dff, self.rate, self.layer_norm_epsilon = _sizes(
+            d_model, num_heads, dff, rate, layer_norm_epsilon
+        )
         self.maximum_position_encoding = int(maximum_position_encoding)
-        self.rate = float(rate)
-        self.layer_norm_epsilon = float(layer_norm_epsilon)
         self.embedding = keras.layers.Embedding(
             int(vocab_size), self.d_model, dtype=self.dtype_policy, name="embedding"
         )
@@ -594,19 +596,25 @@ class _EmbeddingStack(keras.layers.Layer):
         x = x + positions[None, :, :]
         return self.dropout(x, training=training)
 
+    def _blocks(self, block_class, prefix):
+        """The stack's ``num_layers`` blocks, named ``{prefix}_0`` .. ``{prefix}_{N-1}``."""
+        return [
+            block_class(
+                self.d_model,
+                self.num_heads,
+                self.dff,
+                rate=self.rate,
+                layer_norm_epsilon=self.layer_norm_epsilon,
+                dtype=self.dtype_policy,
+                name=f"{prefix}_{i}",
+            )
+            for i in range(self.num_layers)
+        ]
+
     def get_config(self):
         config = super().get_config()
-        config.update(
-            {
-                "num_layers": self.num_layers,
-                "d_model": self.d_model,
-                "num_heads": self.num_heads,
-                "dff": self.dff,
-                "maximum_position_encoding": self.maximum_position_encoding,
-                "rate": self.rate,
-                "layer_norm_epsilon": self.layer_norm_epsilon,
-            }
-        )
+        config.update(_sizes_config(self))
+        config.update({"num_layers": self.num_layers, "maximum_position_encoding": self.maximum_position_encoding})
         return config
 
 
@@ -657,29 +665,11 @@ class TransformerEncoder(_EmbeddingStack):
         **kwargs,
     ):
         super().__init__(
-            num_layers,
-            d_model,
-            num_heads,
-            dff,
-            input_vocab_size,
-            maximum_position_encoding,
-            rate,
-            layer_norm_epsilon,
-            **kwargs,
+            num_layers, d_model, num_heads, dff, input_vocab_size, maximum_position_encoding,
+            rate, layer_norm_epsilon, **kwargs,
         )
         self.input_vocab_size = int(input_vocab_size)
-        self.encoder_layers = [
-            TransformerEncoderLayer(
-                self.d_model,
-                self.num_heads,
-                self.dff,
-                rate=self.rate,
-                layer_norm_epsilon=self.layer_norm_epsilon,
-                dtype=self.dtype_policy,
-                name=f"encoder_layer_{i}",
-            )
-            for i in range(self.num_layers)
-        ]
+        self.encoder_layers = self._blocks(TransformerEncoderLayer, "encoder_layer")
 
     def build(self, input_shape):
         input_shape = _tuple(input_shape)
@@ -757,29 +747,11 @@ class TransformerDecoder(_EmbeddingStack):
         **kwargs,
     ):
         super().__init__(
-            num_layers,
-            d_model,
-            num_heads,
-            dff,
-            target_vocab_size,
-            maximum_position_encoding,
-            rate,
-            layer_norm_epsilon,
-            **kwargs,
+            num_layers, d_model, num_heads, dff, target_vocab_size, maximum_position_encoding,
+            rate, layer_norm_epsilon, **kwargs,
         )
         self.target_vocab_size = int(target_vocab_size)
-        self.decoder_layers = [
-            TransformerDecoderLayer(
-                self.d_model,
-                self.num_heads,
-                self.dff,
-                rate=self.rate,
-                layer_norm_epsilon=self.layer_norm_epsilon,
-                dtype=self.dtype_policy,
-                name=f"decoder_layer_{i}",
-            )
-            for i in range(self.num_layers)
-        ]
+        self.decoder_layers = self._blocks(TransformerDecoderLayer, "decoder_layer")
 
     def build(self, inputs_shape, encoder_outputs_shape):
         inputs_shape = _tuple(inputs_shape)

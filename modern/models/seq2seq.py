@@ -13,7 +13,14 @@ import keras
 import numpy as np
 from keras import ops
 
-from modern.layers.seq2seq import TransformerDecoder, TransformerEncoder, _decoder_output_spec, padding_mask
+from modern.layers.seq2seq import (
+    TransformerDecoder,
+    TransformerEncoder,
+    _decoder_output_spec,
+    _sizes,
+    _sizes_config,
+    padding_mask,
+)
 
 __all__ = ["Seq2SeqTransformer", "greedy_decode"]
 
@@ -81,40 +88,19 @@ class Seq2SeqTransformer(keras.Model):
     ):
         super().__init__(**kwargs)
         self.num_layers = int(num_layers)
-        self.d_model = int(d_model)
-        self.num_heads = int(num_heads)
-        self.dff = int(dff)
+        self.d_model, self.num_heads, self.dff, self.rate, self.layer_norm_epsilon = _sizes(
+            d_model, num_heads, dff, rate, layer_norm_epsilon
+        )
         self.input_vocab_size = int(input_vocab_size)
         self.target_vocab_size = int(target_vocab_size)
         self.pe_input = int(pe_input)
         self.pe_target = int(pe_target)
-        self.rate = float(rate)
-        self.layer_norm_epsilon = float(layer_norm_epsilon)
 
-        self.encoder = TransformerEncoder(
-            self.num_layers,
-            self.d_model,
-            self.num_heads,
-            self.dff,
-            self.input_vocab_size,
-            self.pe_input,
-            rate=self.rate,
-            layer_norm_epsilon=self.layer_norm_epsilon,
-            dtype=self.dtype_policy,
-            name="encoder",
-        )
-        self.decoder = TransformerDecoder(
-            self.num_layers,
-            self.d_model,
-            self.num_heads,
-            self.dff,
-            self.target_vocab_size,
-            self.pe_target,
-            rate=self.rate,
-            layer_norm_epsilon=self.layer_norm_epsilon,
-            dtype=self.dtype_policy,
-            name="decoder",
-        )
+        # Both stacks share the model's sizes; they differ in vocabulary and position table.
+        shared = {"rate": self.rate, "layer_norm_epsilon": self.layer_norm_epsilon, "dtype": self.dtype_policy}
+        stack = (self.num_layers, self.d_model, self.num_heads, self.dff)
+        self.encoder = TransformerEncoder(*stack, self.input_vocab_size, self.pe_input, name="encoder", **shared)
+        self.decoder = TransformerDecoder(*stack, self.target_vocab_size, self.pe_target, name="decoder", **shared)
         self.final_layer = keras.layers.Dense(self.target_vocab_size, dtype=self.dtype_policy, name="final_layer")
 
     def build(self, input_shape):
@@ -185,15 +171,11 @@ class Seq2SeqTransformer(keras.Model):
             "trainable": self.trainable,
             "dtype": keras.saving.serialize_keras_object(self.dtype_policy),
             "num_layers": self.num_layers,
-            "d_model": self.d_model,
-            "num_heads": self.num_heads,
-            "dff": self.dff,
+            **_sizes_config(self),
             "input_vocab_size": self.input_vocab_size,
             "target_vocab_size": self.target_vocab_size,
             "pe_input": self.pe_input,
             "pe_target": self.pe_target,
-            "rate": self.rate,
-            "layer_norm_epsilon": self.layer_norm_epsilon,
         }
 
     @classmethod

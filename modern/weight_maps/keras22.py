@@ -30,12 +30,10 @@ Nothing here imports TensorFlow or the legacy code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-import numpy as np
-
-from modern.weight_maps.transforms import WeightRule, apply_transform
+from modern.weight_maps.loading import PortReport, assign_by_rules, variables_by_relative_path
+from modern.weight_maps.transforms import WeightRule
 
 __all__ = [
     "CLASSIFIER_RULES",
@@ -205,37 +203,13 @@ def modern_variables(target: Any) -> dict[str, Any]:
     functional model's paths start with its layers' names and stay as they
     are (``t1_att1/query/kernel``).
     """
-    variables = list(target.weights)
-    if not variables and not getattr(target, "built", False):
+    if not target.weights and not getattr(target, "built", False):
         # Weightless layers (position embedding, LayerNorm) have nothing to fill.
         raise ValueError(f"{target.name!r} is not built: build it (call it once) before loading weights")
     prefix = f"{target.name}/"
-    by_path: dict[str, Any] = {}
-    for variable in variables:
-        path = variable.path[len(prefix) :] if variable.path.startswith(prefix) else variable.path
-        if path in by_path:
-            raise ValueError(f"two variables of {target.name!r} share the relative path {path!r}")
-        by_path[path] = variable
-    return by_path
-
-
-@dataclass
-class PortReport:
-    """What :func:`load_legacy_weights` did.
-
-    Attributes:
-        assigned: ``(source, target, transform)`` of every weight filled.
-        unmatched_sources: legacy weights no rule reads.
-        unfilled_targets: modern variables no legacy weight filled.
-    """
-
-    assigned: list[tuple[str, str, str]] = field(default_factory=list)
-    unmatched_sources: list[str] = field(default_factory=list)
-    unfilled_targets: list[str] = field(default_factory=list)
-
-    @property
-    def complete(self) -> bool:
-        return not (self.unmatched_sources or self.unfilled_targets)
+    return variables_by_relative_path(
+        target, lambda path: path[len(prefix) :] if path.startswith(prefix) else path
+    )
 
 
 def _legacy_key(name: str) -> str:
@@ -251,11 +225,10 @@ def load_legacy_weights(
 ) -> PortReport:
     """Fill a built modern layer or model from a legacy Keras-2.2 weight dict.
 
-    Each row's legacy array goes through the row's transform, which checks
-    it has exactly the target variable's shape. In strict mode nothing is
-    assigned unless every row found its source and its target, every
-    variable is filled and no legacy weight is left over, so a failed port
-    never leaves a half-loaded layer.
+    The rows are applied by :func:`~modern.weight_maps.loading.assign_by_rules`:
+    every array must fit its variable's shape exactly, and in strict mode
+    nothing is assigned unless the port is complete, so a failed port never
+    leaves a half-loaded layer.
 
     Args:
         target: a built layer or model (e.g. from
@@ -287,51 +260,9 @@ def load_legacy_weights(
             rows = rules_for_model(_Single(target))
             rules = [WeightRule(r.source, r.target.split("/", 1)[1], r.transform) for r in rows]
     targets = modern_variables(target)
-
-    report = PortReport()
-    pending: list[tuple[Any, np.ndarray]] = []
-    used: set[str] = set()
-    filled: set[str] = set()
-    missing: list[str] = []
-    for rule in rules:
-        if rule.target not in targets:
-            raise ValueError(
-                f"weight map row {rule.source} -> {rule.target}: {type(target).__name__} {target.name!r} has no "
-                f"variable {rule.target!r}; it has {sorted(targets)}"
-            )
-        if rule.source not in weights:
-            missing.append(rule.source)
-            continue
-        variable = targets[rule.target]
-        value = apply_transform(
-            rule.transform,
-            np.asarray(weights[rule.source]),
-            tuple(variable.shape),
-            what=f"{rule.source} -> {rule.target}",
-        )
-        pending.append((variable, value))
-        used.add(rule.source)
-        filled.add(rule.target)
-        report.assigned.append((rule.source, rule.target, rule.transform))
-
-    report.unmatched_sources = sorted(name for name in weights if name not in used)
-    report.unfilled_targets = [path for path in targets if path not in filled]
-    if strict and (missing or report.unmatched_sources or report.unfilled_targets):
-        parts = []
-        if missing:
-            parts.append(f"legacy weights the map expects but the dict lacks: {missing}")
-        if report.unmatched_sources:
-            parts.append(f"legacy weights no rule reads: {report.unmatched_sources}")
-        if report.unfilled_targets:
-            parts.append(f"modern variables left unfilled: {report.unfilled_targets}")
-        raise ValueError(
-            f"incomplete port into {type(target).__name__} {target.name!r}: "
-            + "; ".join(parts)
-            + " (nothing was assigned)"
-        )
-    for variable, value in pending:
-        variable.assign(value.astype(variable.dtype, copy=False))
-    return report
+    return assign_by_rules(
+        target, weights, rules, targets, strict=strict, no_variable_hint=f"; it has {sorted(targets)}"
+    )
 
 
 class _Single:

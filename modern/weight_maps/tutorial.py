@@ -36,12 +36,10 @@ Nothing here imports TensorFlow or the legacy code.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
-import numpy as np
-
-from modern.weight_maps.transforms import WeightRule, apply_transform
+from modern.weight_maps.loading import PortReport, assign_by_rules, variables_by_relative_path
+from modern.weight_maps.transforms import WeightRule
 
 __all__ = [
     "DECODER_LAYER_RULES",
@@ -162,42 +160,18 @@ def modern_variables(layer: Any) -> dict[str, Any]:
     encoder/...``), or with its parents' names too when it was built inside
     another layer; both prefixes are stripped.
     """
-    variables = list(layer.weights)
-    if not variables:
+    if not layer.weights:
         raise ValueError(f"layer {layer.name!r} has no variables: build it before loading weights")
     prefix = f"{layer.name}/"
-    by_path: dict[str, Any] = {}
-    for variable in variables:
-        path = variable.path
+
+    def relative(path: str) -> str:
         if path.startswith(prefix):
-            relative = path[len(prefix) :]
-        elif f"/{prefix}" in path:
-            relative = path.split(f"/{prefix}", 1)[1]
-        else:
-            raise ValueError(f"variable {path!r} is not under layer {layer.name!r}; cannot name it relative to it")
-        if relative in by_path:
-            raise ValueError(f"two variables of {layer.name!r} share the relative path {relative!r}")
-        by_path[relative] = variable
-    return by_path
+            return path[len(prefix) :]
+        if f"/{prefix}" in path:
+            return path.split(f"/{prefix}", 1)[1]
+        raise ValueError(f"variable {path!r} is not under layer {layer.name!r}; cannot name it relative to it")
 
-
-@dataclass
-class PortReport:
-    """What :func:`load_legacy_weights` did.
-
-    Attributes:
-        assigned: ``(source, target, transform)`` of every weight filled.
-        unmatched_sources: legacy weights no rule reads.
-        unfilled_targets: modern variables no legacy weight filled.
-    """
-
-    assigned: list[tuple[str, str, str]] = field(default_factory=list)
-    unmatched_sources: list[str] = field(default_factory=list)
-    unfilled_targets: list[str] = field(default_factory=list)
-
-    @property
-    def complete(self) -> bool:
-        return not (self.unmatched_sources or self.unfilled_targets)
+    return variables_by_relative_path(layer, relative)
 
 
 def _infer_legacy_class(layer: Any) -> str:
@@ -220,10 +194,10 @@ def load_legacy_weights(
     """Fill a built modern layer or model with a legacy tutorial weight dict.
 
     Every row's legacy array is brought to the exact shape of its target
-    variable by the row's transform (:func:`apply_transform` checks the
-    shape). In strict mode nothing is assigned unless every rule found its
-    source and target, every variable is filled and no legacy weight is left
-    over, so a failed port never leaves a half-loaded model.
+    variable by the row's transform; the rows are applied by
+    :func:`~modern.weight_maps.loading.assign_by_rules`, so in strict mode
+    nothing is assigned unless the port is complete and a failed port never
+    leaves a half-loaded model.
 
     Args:
         layer: a built :mod:`modern` seq2seq layer or
@@ -246,48 +220,13 @@ def load_legacy_weights(
             incomplete; the message lists the weights concerned.
     """
     legacy_class = legacy_class or _infer_legacy_class(layer)
-    rules = rules_for(legacy_class, getattr(layer, "num_layers", None))
-    targets = modern_variables(layer)
-
-    report = PortReport()
-    pending: list[tuple[Any, np.ndarray]] = []
-    used_sources: set[str] = set()
-    filled: set[str] = set()
-    missing_sources: list[str] = []
-    for rule in rules:
-        source = source_prefix + rule.source
-        if rule.target not in targets:
-            raise ValueError(
-                f"weight map row {source} -> {rule.target}: {type(layer).__name__} {layer.name!r} has no variable "
-                f"{rule.target!r} (was it built with num_layers={getattr(layer, 'num_layers', '?')}?)"
-            )
-        if source not in weights:
-            missing_sources.append(source)
-            continue
-        variable = targets[rule.target]
-        value = apply_transform(
-            rule.transform, np.asarray(weights[source]), tuple(variable.shape), what=f"{source} -> {rule.target}"
-        )
-        pending.append((variable, value))
-        used_sources.add(source)
-        filled.add(rule.target)
-        report.assigned.append((source, rule.target, rule.transform))
-
-    report.unmatched_sources = sorted(name for name in weights if name not in used_sources)
-    report.unfilled_targets = [path for path in targets if path not in filled]
-    if strict and (report.unmatched_sources or report.unfilled_targets):
-        parts = []
-        if missing_sources:
-            parts.append(f"legacy weights the map expects but the dict lacks: {missing_sources}")
-        if report.unmatched_sources:
-            parts.append(f"legacy weights no rule reads: {report.unmatched_sources}")
-        if report.unfilled_targets:
-            parts.append(f"modern variables left unfilled: {report.unfilled_targets}")
-        raise ValueError(
-            f"incomplete port of a legacy {legacy_class} into {type(layer).__name__} {layer.name!r}: "
-            + "; ".join(parts)
-            + " (nothing was assigned)"
-        )
-    for variable, value in pending:
-        variable.assign(value.astype(variable.dtype, copy=False))
-    return report
+    return assign_by_rules(
+        layer,
+        weights,
+        rules_for(legacy_class, getattr(layer, "num_layers", None)),
+        modern_variables(layer),
+        source_prefix=source_prefix,
+        strict=strict,
+        no_variable_hint=f" (was it built with num_layers={getattr(layer, 'num_layers', '?')}?)",
+        what=f"port of a legacy {legacy_class}",
+    )

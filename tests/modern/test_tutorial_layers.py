@@ -211,11 +211,23 @@ def test_mha_rejects_dropout_and_rank_4_inputs():
 # ---------------------------------------------------------------------------
 
 
-def _encoder_layer(case):
-    layer = TransformerEncoderLayer(**case.config["args"])
-    layer.build(case.inputs["x"].shape)
-    load_legacy_weights(layer, case.weights)
-    return layer
+def _loaded(layer_class, *input_names):
+    """A factory of ``layer_class`` for a golden case: built on the shapes of the
+    named inputs, filled with the case's legacy weights."""
+
+    def factory(case):
+        layer = layer_class(**case.config["args"])
+        layer.build(*(case.inputs[name].shape for name in input_names))
+        load_legacy_weights(layer, case.weights)
+        return layer
+
+    return factory
+
+
+_encoder_layer = _loaded(TransformerEncoderLayer, "x")
+_decoder_layer = _loaded(TransformerDecoderLayer, "x", "enc_output")
+_encoder = _loaded(TransformerEncoder, "x")
+_decoder = _loaded(TransformerDecoder, "x", "enc_output")
 
 
 def test_encoder_layer_matches_golden():
@@ -225,46 +237,27 @@ def test_encoder_layer_matches_golden():
     _check(y, case.outputs["y"], "tutorial_encoder_layer y")
 
 
-def _decoder_layer(case):
-    layer = TransformerDecoderLayer(**case.config["args"])
-    layer.build(case.inputs["x"].shape, case.inputs["enc_output"].shape)
-    load_legacy_weights(layer, case.weights)
-    return layer
-
-
 @pytest.mark.parametrize("use_causal_mask", [False, True], ids=["legacy_mask_only", "causal_and_legacy_mask"])
 def test_decoder_layer_matches_golden(use_causal_mask):
     case = load_golden("tutorial_decoder_layer")
     layer = _decoder_layer(case)
-    y, block1, block2 = layer(
-        case.inputs["x"],
-        case.inputs["enc_output"],
-        self_attention_mask=attention_mask_from_legacy(case.inputs["look_ahead_mask"]),
-        cross_attention_mask=attention_mask_from_legacy(case.inputs["padding_mask"]),
-        use_causal_mask=use_causal_mask,
-        training=False,
-        return_attention_scores=True,
-    )
+
+    def call(**kwargs):
+        return layer(
+            case.inputs["x"],
+            case.inputs["enc_output"],
+            self_attention_mask=attention_mask_from_legacy(case.inputs["look_ahead_mask"]),
+            cross_attention_mask=attention_mask_from_legacy(case.inputs["padding_mask"]),
+            use_causal_mask=use_causal_mask,
+            **kwargs,
+        )
+
+    y, block1, block2 = call(training=False, return_attention_scores=True)
     tag = f"tutorial_decoder_layer (use_causal_mask={use_causal_mask})"
     _check(y, case.outputs["y"], f"{tag} y")
     _check(block1, case.outputs["block1"], f"{tag} block1")
     _check(block2, case.outputs["block2"], f"{tag} block2")
-    y_fused = layer(
-        case.inputs["x"],
-        case.inputs["enc_output"],
-        self_attention_mask=attention_mask_from_legacy(case.inputs["look_ahead_mask"]),
-        cross_attention_mask=attention_mask_from_legacy(case.inputs["padding_mask"]),
-        use_causal_mask=use_causal_mask,
-    )
-    _check(y_fused, case.outputs["y"], f"{tag} y (fused)")
-
-
-def _encoder(case):
-    args = dict(case.config["args"])
-    layer = TransformerEncoder(**args)
-    layer.build(case.inputs["x"].shape)
-    load_legacy_weights(layer, case.weights)
-    return layer
+    _check(call(), case.outputs["y"], f"{tag} y (fused)")
 
 
 def test_encoder_matches_golden():
@@ -275,13 +268,6 @@ def test_encoder_matches_golden():
     # The Keras idiom: the same mask derived from the ids.
     y_idiom = layer(case.inputs["x"], attention_mask=padding_mask(case.inputs["x"]))
     _check(y_idiom, case.outputs["y"], "tutorial_encoder y (padding_mask)")
-
-
-def _decoder(case):
-    layer = TransformerDecoder(**case.config["args"])
-    layer.build(case.inputs["x"].shape, case.inputs["enc_output"].shape)
-    load_legacy_weights(layer, case.weights)
-    return layer
 
 
 def test_decoder_matches_golden():
@@ -313,22 +299,23 @@ def test_decoder_matches_golden():
 # ---------------------------------------------------------------------------
 
 
+# The layer cases of the round-trip tests; no factory means _mha_from_case.
+LAYER_FACTORIES = [
+    ("tutorial_mha_cross", None),
+    ("tutorial_encoder_layer", _encoder_layer),
+    ("tutorial_decoder_layer", _decoder_layer),
+    ("tutorial_encoder", _encoder),
+    ("tutorial_decoder", _decoder),
+]
+
+
 def _same_weights(a, b):
     assert [v.path.split("/", 1)[1] for v in a.weights] == [v.path.split("/", 1)[1] for v in b.weights]
     for va, vb in zip(a.weights, b.weights):
         np.testing.assert_array_equal(_np(va), _np(vb))
 
 
-@pytest.mark.parametrize(
-    "name, factory",
-    [
-        ("tutorial_mha_cross", None),
-        ("tutorial_encoder_layer", _encoder_layer),
-        ("tutorial_decoder_layer", _decoder_layer),
-        ("tutorial_encoder", _encoder),
-        ("tutorial_decoder", _decoder),
-    ],
-)
+@pytest.mark.parametrize("name, factory", LAYER_FACTORIES)
 def test_get_config_round_trip(name, factory):
     case = load_golden(name)
     layer = _mha_from_case(case) if factory is None else factory(case)
@@ -362,16 +349,7 @@ def _functional(name, layer, case):
     return model, [case.inputs["x"].astype("int32"), case.inputs["enc_output"]]
 
 
-@pytest.mark.parametrize(
-    "name, factory",
-    [
-        ("tutorial_mha_cross", None),
-        ("tutorial_encoder_layer", _encoder_layer),
-        ("tutorial_decoder_layer", _decoder_layer),
-        ("tutorial_encoder", _encoder),
-        ("tutorial_decoder", _decoder),
-    ],
-)
+@pytest.mark.parametrize("name, factory", LAYER_FACTORIES)
 def test_keras_file_round_trip_is_bit_exact(name, factory, tmp_path):
     case = load_golden(name)
     layer = _mha_from_case(case) if factory is None else factory(case)
