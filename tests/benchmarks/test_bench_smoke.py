@@ -1,0 +1,68 @@
+"""Smoke test of the benchmarks: each main function runs at its smallest sizes and prints its figures.
+
+Nothing here asserts a timing (DESIGN.md section 7): only that the tables and
+the ratio, goal and memory lines are printed, with numbers in them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+import tempfile
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+NUMBER = r"\d+(?:\.\d+)?"
+
+
+def load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", BENCHMARKS / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_bench_modern_prints_its_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the smoke test times the modern side on the default TensorFlow backend")
+    bench = load("bench_modern")
+    rows = bench.main(["--quick"])
+    out = capsys.readouterr().out
+
+    assert out.startswith("command: python benchmarks/bench_modern.py --quick")
+    assert rows and all(row.samples for row in rows)
+    for model in ("classifier", "seq2seq"):
+        for phase in ("inference", "train step"):
+            assert re.search(rf"^RATIO {model} {phase}: {NUMBER}x  modern \[", out, re.M), (model, phase, out)
+            assert re.search(rf"^GOAL {model} {phase}: default modern {NUMBER}x", out, re.M), (model, phase, out)
+    assert re.search(r"^GOAL overall .*: (MET|NOT MET)$", out, re.M), out
+    # The classifier comparison only runs once legacy and modern agree.
+    assert re.search(r"classifier: legacy vs modern \[jit=auto\(->\w+\)\] max abs diff on the timed batch", out)
+
+
+@pytest.mark.slow
+def test_bench_port_prints_its_figures(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    bench = load("bench_port")
+    result = bench.main(["--quick"])
+    out = capsys.readouterr().out
+
+    assert out.startswith("command: python benchmarks/bench_port.py --quick")
+    assert "layout identical to tf_keras" in out
+    assert re.search(rf"^RATIO port/copy throughput: {NUMBER}  \(goal >= 0\.5: (MET|NOT MET)\)$", out, re.M), out
+    assert re.search(rf"^MEMORY \[pinned malloc\] port peak above interpreter baseline: {NUMBER} MiB = "
+                     rf"{NUMBER}x the checkpoint", out, re.M), out
+    assert re.search(rf"h5py dset\[\(\)\] \(the read\) +{NUMBER} MiB", out), out
+    assert result["size"] > 0 and result["runs"]["pinned malloc"]["seconds"]
+    # The generated checkpoint and everything else went with the temporary directory.
+    assert not any(tmp_path.glob("bench_port_*"))
