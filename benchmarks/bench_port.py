@@ -668,6 +668,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.child:
         child(args)
         return {}
+    # What `migrate port` does before importing TensorFlow (see migrate/port_cli.py);
+    # the child processes inherit it. Set it to 1 to measure with oneDNN on.
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     started = time.perf_counter()
 
     def log(message: str) -> None:

@@ -40,6 +40,13 @@ def add_port_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") 
 
 
 def cmd_port(args: argparse.Namespace) -> int:
+    import os
+
+    # TensorFlow's oneDNN CPU allocator keeps freed buffers: building a model
+    # and streaming a checkpoint into it then peaks well above the model's
+    # own size. Off by default for ports (set it to 1 to override); it only
+    # takes effect when TensorFlow is not imported yet.
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     from migrate.weights.errors import PortError
     from migrate.weights.port import PortRequest, run_port
 

@@ -99,14 +99,20 @@ def _walk(path: Path, group: Any, prefix: str = "") -> None:
             _walk(path, item, name)
 
 
-def _reader(path: Path, dset: Any, name: str):
-    def read() -> np.ndarray:
+def _readers(path: Path, dset: Any, name: str):
+    def guarded(selection: Any) -> np.ndarray:
         try:
-            return np.asarray(dset[()])
+            return np.asarray(dset[selection])
         except (OSError, ValueError, RuntimeError) as exc:
             raise PortError(path, f"weight {name!r} cannot be read ({exc}); the file is truncated or corrupt") from exc
 
-    return read
+    def read() -> np.ndarray:
+        return guarded(())
+
+    def read_rows(start: int, stop: int) -> np.ndarray:
+        return guarded(slice(start, stop))
+
+    return read, (read_rows if dset.ndim >= 1 else None)
 
 
 def read_h5(path: str | Path) -> WeightSource:
@@ -169,7 +175,8 @@ def _catalogue(path: Path, handle: Any) -> WeightSource:
             if not isinstance(dset, h5py.Dataset):
                 raise PortError(path, f"weight {weight_name!r} of layer {layer!r} is not a dataset")
             name = weight_name[:-2] if weight_name.endswith(":0") else weight_name
-            weights.append(SourceWeight(name, tuple(dset.shape), dset.dtype.name, layer, _reader(path, dset, name)))
+            read, read_rows = _readers(path, dset, name)
+            weights.append(SourceWeight(name, tuple(dset.shape), dset.dtype.name, layer, read, read_rows))
 
     dropped: list[tuple[str, tuple[int, ...]]] = []
     if "optimizer_weights" in handle:

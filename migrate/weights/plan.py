@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
+import numpy as np
+
 from migrate.weights.errors import PortError
 from migrate.weights.source import SourceWeight, WeightSource
 from migrate.weights.targets import layer_weights, object_paths
@@ -212,18 +214,62 @@ def plan_by_rules(
     return plan
 
 
-def apply_plan(plan: PortPlan, path: str, progress: Callable[[int, int], None] | None = None) -> None:
-    """Read, transform and assign every pair; one source array in memory at a time."""
+# Weights larger than this stream into their variable in row blocks of about
+# this size (TensorFlow backend, identity transform, a source that can read
+# rows): a whole-tensor assign would hold the NumPy array *and* the tensor
+# TensorFlow converts it to, two copies of the largest weight.
+BLOCK_BYTES = 32 << 20
+
+
+def _assign_whole(item: Assignment) -> None:
     from modern.weight_maps.transforms import apply_transform
 
+    array = item.source.read()
+    value = apply_transform(item.transform, array, _shape_of(item.target), what=f"{item.source.name} -> {item.target_name}")
+    item.target.assign(value.astype(item.target.dtype, copy=False))
+
+
+def _streams(item: Assignment) -> bool:
+    import keras
+
+    shape = _shape_of(item.target)
+    return (
+        item.transform == "identity"
+        and item.source.read_rows is not None
+        and item.source.nbytes > BLOCK_BYTES
+        and len(shape) >= 1
+        and shape[0] > 1
+        and keras.backend.backend() == "tensorflow"
+    )
+
+
+def _assign_in_row_blocks(item: Assignment) -> None:
+    """Fill a TensorFlow variable in place, ``BLOCK_BYTES`` of rows at a time."""
+    import tensorflow as tf
+
+    assert item.source.read_rows is not None
+    shape = _shape_of(item.target)
+    rows = max(1, BLOCK_BYTES // max(1, item.source.nbytes // shape[0]))
+    handle = item.target.value.handle
+    tail = list(shape[1:])
+    for begin in range(0, shape[0], rows):
+        end = min(shape[0], begin + rows)
+        block = np.ascontiguousarray(item.source.read_rows(begin, end), dtype=item.target.dtype)
+        # The raw op writes the rows into the variable's own buffer; slicing
+        # the variable and assigning would copy the whole variable per block.
+        tf.raw_ops.ResourceStridedSliceAssign(
+            ref=handle, begin=[begin] + [0] * len(tail), end=[end] + tail, strides=[1] * len(shape), value=block
+        )
+
+
+def apply_plan(plan: PortPlan, path: str, progress: Callable[[int, int], None] | None = None) -> None:
+    """Read, transform and assign every pair; at most one source array in memory at a time."""
     plan.raise_if_incomplete(path)
     total = len(plan.assignments)
     for done, item in enumerate(plan.assignments, 1):
-        array = item.source.read()
-        value = apply_transform(
-            item.transform, array, _shape_of(item.target), what=f"{item.source.name} -> {item.target_name}"
-        )
-        item.target.assign(value.astype(item.target.dtype, copy=False))
-        del array, value
+        if _streams(item):
+            _assign_in_row_blocks(item)
+        else:
+            _assign_whole(item)
         if progress is not None:
             progress(done, total)

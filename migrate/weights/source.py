@@ -20,6 +20,7 @@ class SourceWeight:
         dtype: the stored dtype name.
         layer: the legacy layer that owns it (HDF5 files), or ``""``.
         read: reads the array on demand; each call reads it anew.
+        read_rows: reads a block of leading-axis rows, or ``None``.
     """
 
     name: str
@@ -27,6 +28,9 @@ class SourceWeight:
     dtype: str
     layer: str
     read: Callable[[], np.ndarray] = field(repr=False, compare=False)
+    # Reads rows [start, stop) of the leading axis, when the format can do so
+    # without reading the rest (HDF5); lets large weights stream in blocks.
+    read_rows: Callable[[int, int], np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     @property
     def nbytes(self) -> int:

@@ -107,10 +107,12 @@ def write_keras_file(
     os.close(handle)
     temp = Path(temp_name)
     try:
+        probe = probe_inputs(model)
+        expected = predict(model, probe)
         model.save(temp)
         reloaded = keras.saving.load_model(temp, custom_objects=custom_objects, safe_mode=True)
-        probe = probe_inputs(model)
-        diff = float(np.max(np.abs(predict(model, probe) - predict(reloaded, probe)), initial=0.0))
+        diff = float(np.max(np.abs(expected - predict(reloaded, probe)), initial=0.0))
+        del reloaded
         if not diff <= atol:
             raise PortError(out, f"the saved file does not reproduce the model (max abs diff {diff:.3g}); nothing written")
         os.replace(temp, out)
