@@ -67,12 +67,29 @@ def _decode_error(path: str, exc: Exception) -> str:
     return f"cannot decode: {exc}; save the file as UTF-8 (or declare its encoding with a coding cookie)"
 
 
-def rewrite_python(source: bytes, path: str, options: Options) -> tuple[bytes, list, int]:
-    """Rewrite Python source bytes. Raises ``RewriteError`` with a message naming what to do."""
+def rewrite_python(source: bytes, path: str, options: Options, *, fast: bool = True) -> tuple[bytes, list, int]:
+    """Rewrite Python source bytes. Raises ``RewriteError`` with a message naming what to do.
+
+    ``fast`` (the default) takes the short cuts of ``prefilter``: a file in which no
+    rule can fire is only compiled by Python (libcst decides when that fails); statements with
+    nothing to rewrite are skipped; an unchanged file is not rendered again; the
+    output is re-parsed by Python's parser (libcst's when Python's cannot read the
+    input either). ``fast=False`` runs the plain pipeline; both give the same result.
+    """
     import libcst as cst
 
+    from migrate.rewrite.render import render
     from migrate.rewrite.transform import transform_module
 
+    tree = None
+    if fast:
+        from migrate.rewrite.prefilter import compiles, may_need_rewrite, parse_ast
+
+        if not may_need_rewrite(source):
+            if compiles(source):
+                return source, [], source.count(b"\n")
+        else:
+            tree = parse_ast(source)
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
@@ -82,24 +99,60 @@ def rewrite_python(source: bytes, path: str, options: Options) -> tuple[bytes, l
         raise RewriteError(_decode_error(path, exc)) from None
     except SyntaxError as exc:  # raised by the encoding detection, e.g. Latin-1 bytes without a cookie
         raise RewriteError(_decode_error(path, exc)) from None
-    text = module.code
-    outcome = transform_module(module, options, path, source_text=text)
+    text = _source_text(source, module) if fast else module.code
+    outcome = transform_module(module, options, path, source_text=text, fast=fast, tree=tree)
     new_module = outcome.module
-    new_bytes = new_module.bytes
-    if outcome.unused_aliases and _still_referenced(new_module.code, outcome.unused_aliases):
+    if fast and new_module is module:
+        return source, outcome.findings, text.count("\n")
+    new_code = render(new_module, new_module) if fast else new_module.code
+    if outcome.unused_aliases and _still_referenced(new_code, outcome.unused_aliases):
         # Safety net: an alias counted as unused is still in the code; keep its import.
         from migrate.rewrite.transform import finish_imports
 
         assert outcome.unfinished is not None
         new_module = finish_imports(outcome.unfinished, outcome.needs)
-        new_bytes = new_module.bytes
+        new_code = render(new_module, new_module) if fast else new_module.code
+    new_bytes = new_code.encode(new_module.encoding)
     if new_bytes != source:
-        try:
-            cst.parse_module(new_bytes)
-        except cst.ParserSyntaxError as exc:  # pragma: no cover - a rule bug; never write it
-            raise RewriteError(f"internal error: rewritten code does not parse ({exc.message}); "
-                               "file left untouched, please report") from None
+        _check_parses(new_bytes, fast and tree is not None)
     return new_bytes, outcome.findings, text.count("\n")
+
+
+def _source_text(source: bytes, module: object) -> str:
+    """The module's text without rendering it (libcst round-trips the bytes exactly)."""
+    try:
+        text = source.decode(module.encoding)  # type: ignore[attr-defined]
+    except (UnicodeDecodeError, LookupError):
+        return module.code  # type: ignore[attr-defined,no-any-return]
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def _check_parses(new_bytes: bytes, python_can: bool) -> None:
+    """Never write code that does not parse: a rule bug is reported, the file left alone."""
+    import libcst as cst
+
+    if python_can:
+        import ast
+        import warnings
+
+        from migrate.rewrite.prefilter import compiles
+
+        if compiles(new_bytes):
+            return
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ast.parse(new_bytes)
+        except (SyntaxError, ValueError) as exc:
+            where = f" at line {exc.lineno}" if isinstance(exc, SyntaxError) and exc.lineno else ""
+            raise RewriteError(f"internal error: rewritten code does not parse{where} ({exc}); "
+                               "file left untouched, please report") from None
+        return
+    try:
+        cst.parse_module(new_bytes)
+    except cst.ParserSyntaxError as exc:  # pragma: no cover - a rule bug; never write it
+        raise RewriteError(f"internal error: rewritten code does not parse ({exc.message}); "
+                           "file left untouched, please report") from None
 
 
 def _still_referenced(code: str, aliases: frozenset[str]) -> bool:

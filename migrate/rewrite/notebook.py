@@ -121,7 +121,7 @@ def rewrite_notebook(source: bytes, path: str, options: Options) -> tuple[bytes,
         findings.extend(outcome.findings)
         old_code = module.code
         total_lines += old_code.count("\n") + 1
-        if new_module.code == old_code:
+        if new_module is module or new_module.code == old_code:
             continue
         new_code = _restore(new_module.code, saved)
         cell = cells[index]

@@ -8,7 +8,9 @@ added and legacy backend aliases nobody uses any more are removed.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
+import ast
+import dataclasses
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import libcst as cst
@@ -16,16 +18,30 @@ from libcst._nodes.internal import CodegenState
 
 from migrate.rewrite.context import ClassInfo, FileContext, Options, RawFinding
 from migrate.rewrite.findings import Finding
-from migrate.rewrite.index import build_index
+from migrate.rewrite.index import build_index, is_layer_class, is_schedule_class
 from migrate.rewrite.names import canonical, collect_imports, module_name
+from migrate.rewrite.prefilter import (
+    CALL_KEYWORDS,
+    CLASS_WORDS,
+    IMPORT_ROOTS,
+    METHOD_WORDS,
+    Relevance,
+    parse_ast,
+    statement_spans,
+)
 from migrate.rewrite.rules import (
     add_weight,
     backend,
     batch_dot,
     float_step_schedule,
     functional_tf,
+    get_config,
+    hard_sigmoid,
     imports,
     layer_kwargs,
+    layer_weights,
+    merge_layer,
+    optimizer_defaults,
     optimizer_lr,
     positional_call_args,
     relics,
@@ -34,12 +50,57 @@ from migrate.rewrite.rules import (
 )
 
 TODO_PREFIX = "# TODO(migrate "
+_MISSING = object()
+_NULL = nullcontext()
+
+
+def _leaf_types() -> frozenset[type]:
+    """Node kinds no rule looks into: tokens, whitespace, literals (and ``Name``'s parentheses)."""
+    bases = (cst.BaseParenthesizableWhitespace, cst.BaseBinaryOp, cst.BaseBooleanOp, cst.BaseCompOp,
+             cst.BaseUnaryOp, cst.BaseAugOp)
+    kinds = {cst.TrailingWhitespace, cst.EmptyLine, cst.Comment, cst.Newline, cst.Comma, cst.Dot, cst.Colon,
+             cst.Semicolon, cst.AssignEqual, cst.LeftParen, cst.RightParen, cst.LeftSquareBracket,
+             cst.RightSquareBracket, cst.LeftCurlyBrace, cst.RightCurlyBrace, cst.ImportStar, cst.Asynchronous,
+             cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.Ellipsis, cst.Name,
+             cst.FormattedStringText}
+    for obj in vars(cst).values():
+        if isinstance(obj, type) and issubclass(obj, bases) and obj not in bases:
+            kinds.add(obj)
+    return frozenset(kinds)
+
+
+_LEAVES = _leaf_types()
+_STATEMENTS: dict[type, bool] = {}
+
+
+def _is_statement(kind: type) -> bool:
+    known = _STATEMENTS.get(kind)
+    if known is None:
+        known = _STATEMENTS[kind] = issubclass(kind, cst.BaseStatement)
+    return known
 
 
 class LegacyTransformer(cst.CSTTransformer):
-    def __init__(self, ctx: FileContext) -> None:
+    """The rule pipeline as one transformer.
+
+    ``relevance`` (the fast path) lets it skip statements in which no rule can
+    fire: libcst then neither visits nor rebuilds them. Tokens, whitespace and
+    literals are never descended into. ``modified`` says whether any rule
+    returned a new node, so an untouched file need not be rendered again.
+    """
+
+    def __init__(self, ctx: FileContext, relevance: Relevance | None = None, fast: bool = False) -> None:
         super().__init__()
         self.ctx = ctx
+        self.relevance = relevance
+        self.fast = fast
+        self.modified = False
+        self.skipped: set[int] = set()
+        self.stmt_stack: list[cst.CSTNode | None] = []  # enclosing values of ctx.current_stmt
+        self.first_statement: cst.CSTNode | None = None
+        self.header_comments: frozenset[str] = frozenset()
+        self._visit_fns: dict[type, object] = {}
+        self._leave_fns: dict[type, object] = {}
         self.inner: set[int] = set()
         self.call_funcs: set[int] = set()
         self.class_stack: list[ClassInfo | None] = []
@@ -53,27 +114,61 @@ class LegacyTransformer(cst.CSTTransformer):
             name: 0 for name, q in ctx.imports.items()
             if canonical(q)[0] == "keras.backend" or canonical(q)[0].startswith("keras.backend.")}
 
-    # -- statements: findings that need a human get a TODO comment ---------------
+    # -- dispatch: statements get a TODO list, skippable ones are not entered ------
     def on_visit(self, node: cst.CSTNode) -> bool:
-        if isinstance(node, cst.BaseStatement):
+        kind = type(node)
+        if self.fast and kind in _LEAVES:
+            if kind is cst.Name:
+                self.visit_Name(node)  # type: ignore[arg-type]
+            return False
+        if _is_statement(kind):
+            if self.relevance is not None and self.relevance.skippable(node, self.rank_stack[-1]):
+                self.skipped.add(id(node))
+                return False
             self.ctx.pending_stack.append([])
-        return super().on_visit(node)
+            self.stmt_stack.append(self.ctx.current_stmt)
+            if self.relevance is not None and self.relevance.anchor(node) is not None:
+                self.ctx.current_stmt = node
+        fn = self._visit_fns.get(kind, _MISSING)
+        if fn is _MISSING:
+            fn = self._visit_fns[kind] = getattr(self, f"visit_{kind.__name__}", None)
+        if fn is None:
+            return True
+        return fn(node) is not False  # type: ignore[operator]
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):  # type: ignore[override]
-        result = super().on_leave(original_node, updated_node)
-        if isinstance(original_node, cst.BaseStatement):
+        kind = type(original_node)
+        if self.fast and kind in _LEAVES:
+            return updated_node
+        if self.skipped and id(original_node) in self.skipped:
+            self.skipped.discard(id(original_node))
+            return updated_node
+        fn = self._leave_fns.get(kind, _MISSING)
+        if fn is _MISSING:
+            fn = self._leave_fns[kind] = getattr(self, f"leave_{kind.__name__}", None)
+        result = updated_node if fn is None else fn(original_node, updated_node)  # type: ignore[operator]
+        if _is_statement(kind):
             pending = self.ctx.pending_stack.pop()
             if pending and self.ctx.options.todo_comments:
-                result = _attach_todos(result, pending)
+                above = self.header_comments if original_node is self.first_statement else frozenset()
+                result = _attach_todos(result, pending, above)
+            self.ctx.current_stmt = self.stmt_stack.pop()
+        if result is not updated_node:
+            self.modified = True
         return result
 
     # -- scopes --------------------------------------------------------------------
+    def visit_Module(self, node: cst.Module) -> None:
+        self.first_statement = node.body[0] if node.body else None
+        self.header_comments = frozenset(line.comment.value for line in node.header if line.comment is not None)
+
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         self.class_stack.append(self.ctx.classes.get(node.name.value))
 
     def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
-        self.class_stack.pop()
-        return updated_node
+        info = self.class_stack.pop()
+        new = get_config.rewrite(self.ctx, info, original_node, updated_node)
+        return new if new is not None else updated_node
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.func_depth += 1
@@ -159,7 +254,12 @@ class LegacyTransformer(cst.CSTTransformer):
                 self._consumed(original_node)
                 return new_ref
             return updated_node
-        new_chain = imports.rewrite_chain(ctx, original_node, updated_node)
+        if canon == hard_sigmoid.LEGACY:
+            new_ref = hard_sigmoid.rewrite_ref(ctx, original_node)
+            if new_ref is not None:
+                return new_ref
+        new_chain = imports.rewrite_chain(ctx, original_node, updated_node,
+                                          called=id(original_node) in self.call_funcs)
         return new_chain if new_chain is not None else updated_node
 
     def leave_Call(self, original_node: cst.Call, updated_node: cst.Call) -> cst.BaseExpression:
@@ -178,12 +278,20 @@ class LegacyTransformer(cst.CSTTransformer):
         if qualified is not None:
             if qualified.startswith("keras.optimizers."):
                 new_call = optimizer_lr.rewrite_ctor(ctx, qualified, original_node, updated_node)
+                new_args = optimizer_defaults.rewrite(ctx, qualified, original_node, new_call or updated_node)
+                new_call = new_args or new_call
                 if new_call is not None:
                     return new_call
-            if qualified.startswith("keras.layers.") or qualified.startswith("keras.engine"):
+            if qualified.startswith(("keras.layers.", "keras.engine", "keras.legacy")):
                 new_call = layer_kwargs.rewrite(ctx, qualified, original_node, updated_node)
                 if new_call is not None:
                     updated_node = new_call
+                layer_weights.check(ctx, qualified, original_node)
+                merge_layer.check(ctx, qualified, original_node)
+            if qualified == "keras.activations.get":
+                new_ref = hard_sigmoid.rewrite_get(ctx, original_node)
+                if new_ref is not None:
+                    return new_ref
             if qualified.startswith("tensorflow.") and not canonical(qualified)[1]:
                 self.functional.candidate(qualified, original_node, updated_node)
             if qualified.startswith(("keras.layers.Input", "keras.Input", "keras.engine")) and (
@@ -205,7 +313,7 @@ class LegacyTransformer(cst.CSTTransformer):
     def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine,
                                   updated_node: cst.SimpleStatementLine):  # type: ignore[no-untyped-def]
         if len(updated_node.body) == 1 and isinstance(updated_node.body[0], (cst.Import, cst.ImportFrom)):
-            lines = imports.rewrite_import(self.ctx, updated_node, updated_node.body[0])
+            lines = imports.rewrite_import(self.ctx, updated_node, updated_node.body[0], original_node.body[0])
             if lines is not None:
                 if len(lines) == 1:
                     return lines[0]
@@ -213,7 +321,12 @@ class LegacyTransformer(cst.CSTTransformer):
         return updated_node
 
 
-def _attach_todos(result: object, pending: list[RawFinding]) -> object:
+def _attach_todos(result: object, pending: list[RawFinding], above: frozenset[str] = frozenset()) -> object:
+    """Add a TODO comment per finding above the statement, unless it is already there.
+
+    ``above``: comments libcst keeps in the module header, which sit right above the
+    module's first statement.
+    """
     target = result
     if isinstance(result, cst.FlattenSentinel):
         if not result.nodes:
@@ -221,7 +334,7 @@ def _attach_todos(result: object, pending: list[RawFinding]) -> object:
         target = result.nodes[0]
     if not isinstance(target, (cst.SimpleStatementLine, cst.BaseCompoundStatement)):
         return result
-    existing = {line.comment.value for line in target.leading_lines if line.comment is not None}
+    existing = {line.comment.value for line in target.leading_lines if line.comment is not None} | above
     new_lines = list(target.leading_lines)
     for f in pending:
         text = f"{TODO_PREFIX}{f.rule}): {f.message}".replace("\n", " ")
@@ -272,20 +385,28 @@ def finish_imports(module: cst.Module, needs: set[str], already: dict[str, str] 
     """
     body = list(module.body)
     changed = False
+    footer = list(module.footer)
     if unused_aliases:
         new_body = []
+        orphans: list[cst.EmptyLine] = []  # comments and blank lines above a dropped import stay
         for stmt in body:
             new_stmt = _drop_aliases(stmt, unused_aliases)
             changed = changed or new_stmt is not stmt
-            if new_stmt is not None:
-                new_body.append(new_stmt)
+            if new_stmt is None:
+                orphans.extend(stmt.leading_lines)  # type: ignore[union-attr]
+                continue
+            if orphans:
+                new_stmt = new_stmt.with_changes(leading_lines=[*orphans, *new_stmt.leading_lines])
+                orphans = []
+            new_body.append(new_stmt)
+        footer = orphans + footer
         body = new_body
     bound = _top_level_imports(body)
     if already:
         bound = {**already, **bound}
     missing = [n for n in ("keras", "ops", "compat") if n in needs and not _has_import(bound, n)]
     if not missing:
-        return module.with_changes(body=body) if changed else module
+        return module.with_changes(body=body, footer=footer) if changed else module
     insert_at = 0
     for i, stmt in enumerate(body):
         if _is_import_line(stmt):
@@ -299,7 +420,7 @@ def finish_imports(module: cst.Module, needs: set[str], already: dict[str, str] 
             if _is_future(stmt):
                 insert_at = i + 1
     body[insert_at:insert_at] = [_IMPORT_STMTS[n] for n in missing]
-    return module.with_changes(body=body)
+    return module.with_changes(body=body, footer=footer)
 
 
 _IMPORT_STMTS = {k: cst.parse_statement(v) for k, v in _IMPORT_LINES.items()}
@@ -347,18 +468,128 @@ class TransformOutcome:
 def transform_module(module: cst.Module, options: Options, path: str, *,
                      imports_override: dict[str, str] | None = None, source_text: str = "",
                      line_offset: int = 0, finish: bool = True,
-                     already_imported: dict[str, str] | None = None) -> TransformOutcome:
+                     already_imported: dict[str, str] | None = None,
+                     fast: bool = True, tree: ast.Module | None = None) -> TransformOutcome:
+    """Run the rules over ``module``.
+
+    ``fast`` skips statements no rule can fire in (using ``tree``, Python's own
+    parse of ``source_text``, computed here when not given) and returns the very
+    ``module`` object when nothing changed; ``fast=False`` visits everything.
+    """
     table = imports_override if imports_override is not None else collect_imports(module)
     ctx = FileContext(options, table, source_text)
+    ctx.default_indent = module.default_indent
     build_index(ctx, module)
-    transformer = LegacyTransformer(ctx)
-    new = module.visit(transformer)
+    relevance = None
+    if fast and source_text:
+        if tree is None:
+            tree = parse_ast(source_text)
+        spans = statement_spans(module, tree) if tree is not None else {}
+        if spans:
+            relevance = Relevance(source_text, relevant_words(ctx), spans)
+    transformer = LegacyTransformer(ctx, relevance, fast)
+    new = drive(module, transformer) if fast else module.visit(transformer)
+    if fast and not transformer.modified:
+        new = module
     unused = frozenset(a for a, n in transformer.alias_refs.items() if n <= 0)
     unfinished = new
     if finish:
         new = finish_imports(new, ctx.needs, already_imported, unused)
-    findings = _positions(module, ctx.findings, options, path, line_offset)
+    findings = _positions(module, ctx.findings, options, path, line_offset, relevance)
     return TransformOutcome(new, findings, ctx.needs, unused, transformer.alias_refs, unfinished)
+
+
+_FIELDS: dict[type, tuple[str, ...]] = {}
+_LEAF, _NODE, _SEQ, _OTHER = range(4)
+_SORTS: dict[type, int] = {}  # isinstance on libcst's ABCs is slow: classify each type once
+
+
+def _sort(kind: type) -> int:
+    if kind in _LEAVES:
+        return _LEAF
+    if issubclass(kind, cst.CSTNode):
+        return _NODE
+    if kind is tuple or kind is list:
+        return _SEQ
+    return _OTHER
+
+
+def drive(node: cst.CSTNode, visitor: LegacyTransformer):  # type: ignore[no-untyped-def]
+    """``node.visit(visitor)`` for the fast path, rebuilding only the nodes whose children changed.
+
+    libcst rebuilds (and re-validates) every node it visits; here a node whose
+    children all come back unchanged is kept as it is, and tokens, whitespace and
+    literals (``_LEAVES``, which no rule touches) are not entered at all, names
+    only counted. Same callbacks otherwise, same result
+    (``tests/migrate/test_fast_path.py`` compares it with ``module.visit``).
+    Children are visited in field order, not source order; no rule depends on the
+    order within a statement.
+    """
+    if not visitor.on_visit(node):
+        return visitor.on_leave(node, node)
+    kind = type(node)
+    names = _FIELDS.get(kind)
+    if names is None:
+        names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(kind))
+    changes: dict[str, object] | None = None
+    for name in names:
+        value = getattr(node, name)
+        vkind = type(value)
+        sort = _SORTS.get(vkind)
+        if sort is None:
+            sort = _SORTS[vkind] = _sort(vkind)
+        if sort == _LEAF:
+            if vkind is cst.Name:
+                visitor.visit_Name(value)
+        elif sort == _NODE:
+            new = drive(value, visitor)
+            if new is not value:
+                changes = changes or {}
+                changes[name] = new
+        elif sort == _SEQ:
+            if not value or not isinstance(value[0], cst.CSTNode):
+                continue
+            out: list[cst.CSTNode] | None = None
+            for i, item in enumerate(value):
+                ikind = type(item)
+                if ikind in _LEAVES:
+                    if ikind is cst.Name:
+                        visitor.visit_Name(item)
+                    new = item
+                else:
+                    new = drive(item, visitor)
+                if new is item and out is None:
+                    continue
+                if out is None:
+                    out = list(value[:i])
+                if isinstance(new, cst.FlattenSentinel):
+                    out.extend(new.nodes)
+                elif new is not cst.RemovalSentinel.REMOVE:
+                    out.append(new)
+            if out is not None:
+                changes = changes or {}
+                changes[name] = tuple(out)
+    updated = node.with_changes(**changes) if changes else node
+    return visitor.on_leave(node, updated)
+
+
+def relevant_words(ctx: FileContext) -> set[str]:
+    """Names whose presence in a statement means some rule may fire there."""
+    words = set(METHOD_WORDS) | set(CLASS_WORDS) | set(CALL_KEYWORDS)
+    for local, qualified in ctx.imports.items():
+        if qualified.split(".", 1)[0] in IMPORT_ROOTS:
+            words.add(local)
+    local_keras = {name for name, info in ctx.classes.items()
+                   if is_layer_class(ctx, name) or is_schedule_class(ctx, info)}
+    words |= local_keras
+    for info in ctx.classes.values():
+        for attr, ctor in (*info.attr_types.items(), *info.list_attr_types.items()):
+            if ctor in local_keras:
+                words.add(attr)
+    for name, ctor in ctx.var_types.items():
+        if ctor in local_keras:
+            words.add(name)
+    return words
 
 
 class _PositionState(CodegenState):
@@ -378,10 +609,9 @@ class _PositionState(CodegenState):
 
     def add_token(self, value: str) -> None:
         self.tokens.append(value)
-        n = value.count("\n")
-        if n:
-            self.line += n
-            self.col = len(value) - value.rfind("\n") - 1
+        if "\n" in value or "\r" in value:  # CRLF, LF and a lone CR each end a line, as for Python
+            self.line += value.count("\n") + value.count("\r") - value.count("\r\n")
+            self.col = len(value) - max(value.rfind("\n"), value.rfind("\r")) - 1
         else:
             self.col += len(value)
 
@@ -389,12 +619,12 @@ class _PositionState(CodegenState):
         for token in self.indent_tokens:
             self.add_token(token)
 
-    @contextmanager
-    def record_syntactic_position(self, node, *, start_node=None, end_node=None):  # type: ignore[no-untyped-def]
+    def record_syntactic_position(  # type: ignore[no-untyped-def,override]
+            self, node, *, start_node=None, end_node=None):
         key = id(node)
         if key in self.wanted:
             self.found[key] = (self.line, self.col)
-        yield
+        return _NULL
 
     def before_codegen(self, node: cst.CSTNode) -> None:
         key = id(node)
@@ -403,17 +633,20 @@ class _PositionState(CodegenState):
 
 
 def _positions(module: cst.Module, raw: list[RawFinding], options: Options, path: str,
-               line_offset: int) -> list[Finding]:
+               line_offset: int, relevance: Relevance | None = None) -> list[Finding]:
     if not raw:
         return []
-    state = _PositionState(module, {id(f.node) for f in raw if f.node is not None})
-    module._codegen(state)
+    found = _positions_by_statement(module, raw, relevance) if relevance is not None else None
+    if found is None:
+        state = _PositionState(module, {id(f.node) for f in raw if f.node is not None})
+        module._codegen(state)
+        found = state.found
     out = []
     seen: set[tuple[str, int, int, str]] = set()
     for f in raw:
         line, col = f.line, 0
-        if f.node is not None and id(f.node) in state.found:
-            line, col = state.found[id(f.node)]
+        if f.node is not None and id(f.node) in found:
+            line, col = found[id(f.node)]
             col += 1
         key = (f.rule, line, col, f.message)
         if key in seen:
@@ -423,3 +656,44 @@ def _positions(module: cst.Module, raw: list[RawFinding], options: Options, path
                            FileContext.is_safe(f.rule), f.fixed))
     out.sort(key=lambda x: (x.line, x.column, x.rule))
     return out
+
+
+def _positions_by_statement(module: cst.Module, raw: list[RawFinding],
+                            relevance: Relevance) -> dict[int, tuple[int, int]] | None:
+    """Render only the statements that hold findings, each alone.
+
+    A finding is grouped under the innermost statement whose line span Python's
+    parser gave (``RawFinding.stmt``). That statement is rendered with its line's
+    indentation and shifted so that its first token lands on the line Python's
+    parser gave it. None when a finding cannot be placed that way.
+    """
+    groups: dict[int, tuple[cst.CSTNode, set[int]]] = {}
+    for f in raw:
+        if f.node is None:
+            continue
+        if f.stmt is None:
+            return None
+        groups.setdefault(id(f.stmt), (f.stmt, set()))[1].add(id(f.node))
+    found: dict[int, tuple[int, int]] = {}
+    for stmt, ids in groups.values():
+        anchor = relevance.anchor(stmt)
+        if anchor is None:
+            return None
+        indent = relevance.indent(anchor)
+        if ids == {id(stmt)}:  # a finding on the statement itself (a class, a def): no need to render it
+            found[id(stmt)] = (anchor, len(indent))
+            continue
+        state = _PositionState(module, ids | {id(stmt)})
+        if indent:
+            state.indent_tokens.append(indent)
+        stmt._codegen(state)
+        if id(stmt) not in state.found or not ids <= state.found.keys():
+            return None
+        line0, col0 = state.found[id(stmt)]
+        if col0 != len(indent):
+            return None
+        shift = anchor - line0
+        for key in ids:
+            line, col = state.found[key]
+            found[key] = (line + shift, col)
+    return found

@@ -45,7 +45,9 @@ def test_keras22_classifier(tmp_path: Path) -> None:
     body = code.split('"""', 2)[2]  # past the module docstring, which quotes the legacy names
     assert "keras.engine" not in body and "K.batch_dot" not in body and "Adam(lr=" not in body
     assert "self.model.optimizer.learning_rate.assign(lr)" in code
-    assert all(f.fixed for f in findings), [f.format() for f in findings if not f.fixed]
+    # SinusoidPositions reassigns `size` in call(): no exact get_config exists, so KM309 only reports it
+    assert {f.rule for f in findings if not f.fixed} == {"KM309"}, [f.format() for f in findings if not f.fixed]
+    assert "def get_config(self):" in code.split("class LayerNorm", 1)[1]
     assert "TF_USE_LEGACY_KERAS" not in os.environ
 
     legacy = load_legacy_program(path)
@@ -77,7 +79,9 @@ def test_tf2_transformer(tmp_path: Path) -> None:
     assert "self.enc_layers[i](x, training=training, mask=mask)" in code
     assert 'step = ops.cast(step, "float32")' in code
     unfixed = {f.rule for f in findings if not f.fixed}
-    assert unfixed == {"KM504"}  # the checkpoint restore is reported with a pointer to `migrate port`
+    # the checkpoint restore is reported with a pointer to `migrate port`; the tutorial's layers take no
+    # **kwargs and build sub-layers from their arguments, so KM309 cannot write their get_config
+    assert unfixed == {"KM504", "KM309"}
 
     legacy = load_legacy_program(path)
     migrated = load_program_source(code, str(out), "migrated_tutorial")

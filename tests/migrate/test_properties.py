@@ -11,18 +11,25 @@ from tests.migrate.helpers import rw
 IMPORTS = [
     "from keras import backend as K", "import keras.backend as K", "import tensorflow as tf",
     "from tensorflow import keras", "from keras.engine.topology import Layer", "import keras",
-    "from keras.layers import LSTM, Dense", "from keras.optimizers import Adam, SGD",
+    "from keras.layers import LSTM, Dense", "from keras.optimizers import Adam, SGD, Adagrad, Nadam",
+    "from keras.activations import hard_sigmoid", "from keras.layers import Merge",
 ]
 NAMES = ["x", "y", "self.w", "a[0]", "(a + b)", "f(x)"]
 K_CALLS = ["K.sum({a}, axis=1)", "K.concatenate([{a}, {b}])", "K.dot({a}, {b})", "K.batch_dot({a}, {b}, axes=2)",
            "K.switch({a} > 0, {a}, {b})", "K.expand_dims({a})", "K.int_shape({a})", "K.sqrt({a})",
            "K.repeat({a}, 3)", "K.get_value({a})", "K.placeholder(shape=(2,))", "K.argmax({a})",
            "K.cumsum({a})", "K.permute_dimensions({a}, (0, 2, 1))", "K.epsilon()", "tf.keras.backend.mean({a})",
-           "tf.keras.layers.Dense(3)({a})", "keras.layers.Dense(2)"]
+           "tf.keras.layers.Dense(3)({a})", "keras.layers.Dense(2)", "K.zeros((2, 3))", "K.constant({a})",
+           "K.variable({a}, name='v')", "K.random_normal((2,), seed=1)", "K.dropout({a}, 0.5)", "K.eye(3)",
+           "hard_sigmoid({a})", "Dense(3, weights=[{a}], activation='hard_sigmoid')"]
 STATEMENTS = [
     "z = {e}", "K.set_value(opt.lr, {e})", "opt = Adam(lr=0.1, decay=1e-3)", "m.fit_generator(g, 3, 2)",
     "l = LSTM(4)", "w = self.add_weight('k', (2, 2))", "n = x._keras_shape[1]", "model.save_weights('w.h5')",
     "if {a} is not None:\n    z = {e}", "def f({p}):\n    return {e}", "m.reset_states()",
+    "g = Adagrad(epsilon=None)", "n = Nadam(schedule_decay=0.004)", "m = Merge(mode='concat')([{a}, {b}])",
+    "from keras import activations\nclass L(Layer):\n    def __init__(self, n, act='relu', **kw):\n"
+    "        super().__init__(**kw)\n        self.n = n\n        self.act = activations.get(act)\n"
+    "    def call(self, x):\n        return {e}",
 ]
 
 
@@ -34,7 +41,7 @@ def snippets(draw: st.DrawFn) -> str:
         e = draw(st.sampled_from(K_CALLS)).format(a=a, b=b)
         if draw(st.booleans()):
             e = draw(st.sampled_from(K_CALLS)).format(a=e, b=b)
-        stmt = draw(st.sampled_from(STATEMENTS)).format(e=e, a=a, p="q")
+        stmt = draw(st.sampled_from(STATEMENTS)).format(e=e, a=a, b=b, p="q")
         lines.append(stmt)
     return "\n".join(lines) + "\n"
 

@@ -68,3 +68,43 @@ def test_every_rule_module_documented_and_tested() -> None:
     assert catalog.expand_selection(["KM2"]) == {i for i in ids if i.startswith("KM2")}
     with pytest.raises(ValueError, match="unknown rule"):
         catalog.expand_selection(["XX1"])
+
+
+def _check_legacy_signature(legacy_fn, params: tuple[str, ...]) -> None:
+    sig = list(inspect.signature(legacy_fn).parameters.values())
+    assert [p.name for p in sig] == [p.split("=")[0] for p in params], legacy_fn
+    for p, mine in zip(sig, params):
+        if "=" in mine:
+            assert p.default == ast.literal_eval(mine.split("=", 1)[1]), (legacy_fn, p.name)
+
+
+def test_random_rows_match_tf_keras_and_keras_random() -> None:
+    tfk = pytest.importorskip("tf_keras.backend")
+    import re
+
+    for name, (params, template) in tables.RANDOM_OPS.items():
+        _check_legacy_signature(getattr(tfk, name), params)
+        target = re.match(r"([\w.]+)\(", template).group(1)  # type: ignore[union-attr]
+        fn = _resolve(target)
+        for key in re.findall(r"\{(\w+)\?\}", template):
+            assert key in inspect.signature(fn).parameters, (target, key)
+
+
+def test_tensor_ctor_params_match_tf_keras() -> None:
+    tfk = pytest.importorskip("tf_keras.backend")
+    from migrate.rewrite.rules.backend_ctor import PARAMS
+
+    for name, params in PARAMS.items():
+        _check_legacy_signature(getattr(tfk, name), params)
+
+
+def test_layer_and_merge_tables_match_keras3() -> None:
+    import keras
+
+    takes_weights = {n for n in dir(keras.layers) if isinstance(getattr(keras.layers, n), type)
+                     and "weights" in inspect.signature(getattr(keras.layers, n).__init__).parameters}
+    assert takes_weights == set(tables.LAYERS_WITH_WEIGHTS_ARG)
+    for hint in tables.MERGE_MODES.values():
+        _resolve(hint.split("(")[0])
+    # KM409 pins what Keras 3 changed
+    assert inspect.signature(keras.optimizers.Adagrad).parameters["initial_accumulator_value"].default == 0.1

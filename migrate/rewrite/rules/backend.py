@@ -2,24 +2,28 @@
 
 The rows live in ``tables.BACKEND_ROWS``; this module binds the call to the
 legacy signature, refuses what it cannot express exactly, and renders the
-row's template. ``batch_dot``, ``switch`` and ``get_value``/``set_value`` are
-structural and have their own modules.
+row's template. ``batch_dot``, ``switch``, ``get_value``/``set_value``, the
+tensor constructors (KM210) and the random ops (KM211) have their own modules.
 """
 
 from __future__ import annotations
 
+from functools import partial
+
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
-from migrate.rewrite.rules import batch_dot, get_set_value, switch
-from migrate.rewrite.rules.tables import BACKEND_BY_NAME, BACKEND_KEPT, BACKEND_UNSUPPORTED
-from migrate.rewrite.rules.templating import BindError, bind, render, used_params
+from migrate.rewrite.rules import backend_ctor, backend_random, batch_dot, get_set_value, switch
+from migrate.rewrite.rules.tables import BACKEND_BY_NAME, BACKEND_KEPT, BACKEND_UNSUPPORTED, RANDOM_OPS
+from migrate.rewrite.rules.templating import BindError, bind, head, render, used_params
 
 _SPECIAL = {
     "batch_dot": batch_dot.rewrite,
     "switch": switch.rewrite,
     "get_value": get_set_value.rewrite_get,
     "set_value": get_set_value.rewrite_set,
+    **{fn: partial(backend_ctor.rewrite, fn) for fn in backend_ctor.PARAMS},
+    **{fn: partial(backend_random.rewrite, fn) for fn in RANDOM_OPS},
 }
 
 _SIMPLE = (cst.Name, cst.Attribute, cst.Integer, cst.Float, cst.SimpleString)
@@ -58,7 +62,8 @@ def rewrite_call(ctx: FileContext, fn: str, via_tf: bool, original: cst.Call,
                        fixed=False)
             return None
     new = render(ctx, row.template, row.params, bound)
-    ctx.report(row.rule, original, f"K.{fn} -> {ctx.code(new).split('(')[0]} ({row.reason})", fixed=True)
+    target = head(ctx, row.template) or ctx.code(new).split("(")[0]
+    ctx.report(row.rule, original, f"K.{fn} -> {target} ({row.reason})", fixed=True)
     return new
 
 

@@ -33,7 +33,7 @@ N = TypeVar("N", bound=cst.CSTNode)
 @dataclass
 class _Scope:
     functional: bool = False
-    candidates: list[tuple[str, cst.Call, cst.Call]] = field(default_factory=list)
+    candidates: list[tuple[str, cst.Call, cst.Call, cst.CSTNode | None]] = field(default_factory=list)
 
 
 def _is_tensor_op(qualified: str) -> bool:
@@ -56,14 +56,16 @@ class FunctionalScopes:
 
     def candidate(self, qualified: str, original: cst.Call, updated: cst.Call) -> None:
         if _is_tensor_op(qualified):
-            self.stack[-1].candidates.append((qualified, original, updated))
+            self.stack[-1].candidates.append((qualified, original, updated, self.ctx.current_stmt))
 
     def leave(self, node: N) -> N:
         scope = self.stack.pop() if len(self.stack) > 1 else self.stack[0]
         if not scope.functional or not self.ctx.enabled("KM305"):
             return node
         replacements: dict[int, cst.BaseExpression] = {}
-        for qualified, original, updated in scope.candidates:
+        saved_stmt = self.ctx.current_stmt
+        for qualified, original, updated, stmt in scope.candidates:
+            self.ctx.current_stmt = stmt  # findings are placed by the statement that holds them
             row = FUNCTIONAL_TF_OPS.get(qualified)
             short = "tf." + qualified[len("tensorflow."):]
             if row is None:
@@ -84,6 +86,7 @@ class FunctionalScopes:
                 continue
             replacements[id(updated)] = render(self.ctx, template, params, bound)
             self.ctx.report("KM305", original, f"{short} in functional code -> keras.ops", fixed=True)
+        self.ctx.current_stmt = saved_stmt
         if replacements:
             node = node.visit(_Replace(replacements))  # type: ignore[assignment]
         return node

@@ -12,6 +12,7 @@ import libcst as cst
 
 from migrate.rewrite.context import FileContext
 from migrate.rewrite.names import build_dotted, canonical, module_name
+from migrate.rewrite.rules import hard_sigmoid, merge_layer
 from migrate.rewrite.rules.keras3_api import KERAS3_NAMES, KERAS3_TOP
 from migrate.rewrite.rules.tables import CHECKED_MODULES, MODULE_ROWS_BY_LEGACY
 
@@ -26,6 +27,8 @@ def map_name(canon: str) -> tuple[str | None, str, str]:
     """
     if canon == "keras" or not canon.startswith("keras."):
         return canon, "", ""
+    if merge_layer.is_merge(canon):
+        return None, merge_layer.RULE, merge_layer.REASON
     parts = canon.split(".")
     if parts[1] == "backend":
         return canon, "", ""
@@ -70,9 +73,12 @@ def _missing(target: str) -> str:
     return ""
 
 
-def rewrite_chain(ctx: FileContext, original: cst.Attribute,
-                  updated: cst.Attribute) -> cst.BaseExpression | None:
-    """``tf.keras.layers.Dense`` -> ``keras.layers.Dense`` and friends."""
+def rewrite_chain(ctx: FileContext, original: cst.Attribute, updated: cst.Attribute,
+                  called: bool = False) -> cst.BaseExpression | None:
+    """``tf.keras.layers.Dense`` -> ``keras.layers.Dense`` and friends.
+
+    ``called``: the chain is the callee of a call (a call-site rule may report it instead).
+    """
     raw = ctx.qualified_raw(original)
     if raw is None:
         return None
@@ -82,8 +88,10 @@ def rewrite_chain(ctx: FileContext, original: cst.Attribute,
     head = ctx.dotted(original)
     target, rule, reason = map_name(canon)
     if target is None:
-        if ctx.enabled("KM103"):
-            ctx.report("KM103", original, reason, fixed=False)
+        if rule == merge_layer.RULE and called:
+            return None  # reported at the call, with the replacement for its mode
+        if ctx.enabled(rule):
+            ctx.report(rule, original, reason, fixed=False)
         return None
     if target == head:
         return None
@@ -105,12 +113,16 @@ def _alias(name: str, asname: str | None) -> cst.ImportAlias:
     return cst.ImportAlias(name=build_dotted(name), asname=as_node)  # type: ignore[arg-type]
 
 
-def rewrite_import(ctx: FileContext, stmt: cst.SimpleStatementLine,
-                   small: cst.Import | cst.ImportFrom) -> list[cst.SimpleStatementLine] | None:
-    """New import lines for one legacy import statement, or None to keep it."""
+def rewrite_import(ctx: FileContext, stmt: cst.SimpleStatementLine, small: cst.Import | cst.ImportFrom,
+                   origin: cst.CSTNode | None = None) -> list[cst.SimpleStatementLine] | None:
+    """New import lines for one legacy import statement, or None to keep it.
+
+    ``origin``: the statement as parsed, which findings point at (``small`` may be a rebuilt copy).
+    """
+    where = origin if origin is not None else small
     if isinstance(small, cst.ImportFrom):
-        return _rewrite_from(ctx, stmt, small)
-    return _rewrite_plain(ctx, stmt, small)
+        return _rewrite_from(ctx, stmt, small, where)
+    return _rewrite_plain(ctx, stmt, small, where)
 
 
 def _line(stmt: cst.SimpleStatementLine, small: cst.BaseSmallStatement,
@@ -120,15 +132,15 @@ def _line(stmt: cst.SimpleStatementLine, small: cst.BaseSmallStatement,
         trailing_whitespace=stmt.trailing_whitespace)
 
 
-def _rewrite_from(ctx: FileContext, stmt: cst.SimpleStatementLine,
-                  node: cst.ImportFrom) -> list[cst.SimpleStatementLine] | None:
+def _rewrite_from(ctx: FileContext, stmt: cst.SimpleStatementLine, node: cst.ImportFrom,
+                  where: cst.CSTNode) -> list[cst.SimpleStatementLine] | None:
     if node.relative or isinstance(node.names, cst.ImportStar) or node.module is None:
         return None
     mod = module_name(node.module)
     canon_mod, via_tf = canonical(mod)
     if canon_mod != "keras" and not canon_mod.startswith("keras."):
         if mod in ("tensorflow", "tensorflow.python", "tensorflow.compat.v1", "tensorflow.compat.v2"):
-            return _rewrite_from_tensorflow(ctx, stmt, node, mod)
+            return _rewrite_from_tensorflow(ctx, stmt, node, mod, where)
         return None
     groups: dict[str, list[tuple[str, str | None]]] = {}
     order: list[str] = []
@@ -138,14 +150,17 @@ def _rewrite_from(ctx: FileContext, stmt: cst.SimpleStatementLine,
         name = module_name(alias.name)
         asname = module_name(alias.asname.name) if alias.asname else None  # type: ignore[arg-type]
         legacy = f"{canon_mod}.{name}"
-        if canon_mod.startswith("keras.backend") or legacy == "keras.backend":
-            target: str | None = legacy
+        special = hard_sigmoid.import_target(ctx, legacy, where)
+        if special is not None:
+            target, rule, reason = special
+        elif canon_mod.startswith("keras.backend") or legacy == "keras.backend":
+            target = legacy
             rule, reason = "", ""
         else:
             target, rule, reason = map_name(legacy)
         if target is None:
-            if ctx.enabled("KM103"):
-                ctx.report("KM103", node, reason, fixed=False)
+            if ctx.enabled(rule):
+                ctx.report(rule, where, reason, fixed=False)
             target = legacy if via_tf and ctx.enabled("KM102") else f"{mod}.{name}"
             rule = "KM102" if via_tf else ""
         elif not rule and via_tf:
@@ -181,12 +196,12 @@ def _rewrite_from(ctx: FileContext, stmt: cst.SimpleStatementLine,
                        for n, a in plain])
             lines.append(_line(stmt, imp_from, not lines))
     for rule, reason in notes:
-        ctx.report(rule, node, f"import from {mod} rewritten" + (f" ({reason})" if reason else ""), fixed=True)
+        ctx.report(rule, where, f"import from {mod} rewritten" + (f" ({reason})" if reason else ""), fixed=True)
     return lines
 
 
 def _rewrite_from_tensorflow(ctx: FileContext, stmt: cst.SimpleStatementLine, node: cst.ImportFrom,
-                             mod: str) -> list[cst.SimpleStatementLine] | None:
+                             mod: str, where: cst.CSTNode) -> list[cst.SimpleStatementLine] | None:
     """``from tensorflow import keras`` -> ``import keras`` (other names stay)."""
     assert not isinstance(node.names, cst.ImportStar)
     keep: list[cst.ImportAlias] = []
@@ -208,12 +223,12 @@ def _rewrite_from_tensorflow(ctx: FileContext, stmt: cst.SimpleStatementLine, no
             name=cst.Name("keras"),
             asname=cst.AsName(name=cst.Name(asname)) if asname and asname != "keras" else None)])
         lines.append(_line(stmt, imp, not lines))
-    ctx.report("KM102", node, f"from {mod} import keras -> import keras (Keras 3 package)", fixed=True)
+    ctx.report("KM102", where, f"from {mod} import keras -> import keras (Keras 3 package)", fixed=True)
     return lines
 
 
-def _rewrite_plain(ctx: FileContext, stmt: cst.SimpleStatementLine,
-                   node: cst.Import) -> list[cst.SimpleStatementLine] | None:
+def _rewrite_plain(ctx: FileContext, stmt: cst.SimpleStatementLine, node: cst.Import,
+                   where: cst.CSTNode) -> list[cst.SimpleStatementLine] | None:
     new_aliases: list[cst.ImportAlias] = []
     changed = False
     for alias in node.names:
@@ -225,8 +240,8 @@ def _rewrite_plain(ctx: FileContext, stmt: cst.SimpleStatementLine,
         target, rule, reason = map_name(canon)
         rule = rule or ("KM102" if via_tf else "")
         if target is None:
-            if ctx.enabled("KM103"):
-                ctx.report("KM103", node, reason, fixed=False)
+            if ctx.enabled(rule):
+                ctx.report(rule, where, reason, fixed=False)
             new_aliases.append(alias.with_changes(comma=cst.MaybeSentinel.DEFAULT))
             continue
         if not rule or not ctx.enabled(rule) or target == name:
@@ -243,7 +258,7 @@ def _rewrite_plain(ctx: FileContext, stmt: cst.SimpleStatementLine,
             new_aliases.append(cst.ImportAlias(name=cst.Name("keras")))
             if via_tf:
                 new_aliases.append(cst.ImportAlias(name=cst.Name("tensorflow")))
-        ctx.report(rule, node, f"import {name} -> import {target}", fixed=True)
+        ctx.report(rule, where, f"import {name} -> import {target}", fixed=True)
     if not changed:
         return None
     seen: set[str] = set()

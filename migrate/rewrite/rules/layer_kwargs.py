@@ -6,7 +6,9 @@
   (detected from its imports, or ``--from keras-2.2``), because Keras 3 changed
   both defaults. The 2.2 hard sigmoid is ``0.2*x+0.5``, so the pin uses
   ``modern.compat.legacy_hard_sigmoid``.
-* KM304: an explicit ``'hard_sigmoid'`` activation in Keras 2.2 code likewise.
+* KM304: an explicit ``'hard_sigmoid'`` activation in Keras 2 code (2.2 or
+  tf.keras 2.x: both used ``0.2*x+0.5``) likewise; reported when the dialect is
+  unknown (the code may already be Keras 3).
 * KM307: standalone ``keras`` code without a 2.2 marker: the defaults cannot be
   decided, so the spot is reported (pass ``--from``).
 """
@@ -50,16 +52,22 @@ def rewrite(ctx: FileContext, qualified: str, original: cst.Call, updated: cst.C
                 ctx.report("KM306", original, f"Keras 1 keyword {a.keyword.value}= -> {new}=", fixed=True)
                 changed = True
     keras22 = ctx.source == "keras-2.2"
-    # KM304
-    if keras22 and ctx.enabled("KM304"):
+    # KM304: every Keras 2 (2.2 and tf.keras 2.x) hard_sigmoid was 0.2*x+0.5
+    if ctx.enabled("KM304"):
         for i, a in enumerate(args):
             is_act_kw = a.keyword is not None and a.keyword.value in _ACTIVATION_KWARGS
             is_act_pos = a.keyword is None and i == 0 and layer == "Activation"
-            if (is_act_kw or is_act_pos) and _string(a.value) == "hard_sigmoid":
-                args[i] = a.with_changes(value=ctx.expr("compat.legacy_hard_sigmoid"))
-                ctx.report("KM304", original,
-                           "'hard_sigmoid' -> compat.legacy_hard_sigmoid (Keras 2.2 formula 0.2*x+0.5)", fixed=True)
-                changed = True
+            if not ((is_act_kw or is_act_pos) and _string(a.value) == "hard_sigmoid"):
+                continue
+            if ctx.source == "unknown":
+                ctx.report("KM304", original, "'hard_sigmoid' is 0.2*x+0.5 in Keras 2 and relu6(x+3)/6 in Keras 3; "
+                           "rerun with --from keras-2.2 or --from tf-keras-2 if this is Keras 2 code", fixed=False,
+                           todo=False)
+                continue
+            args[i] = a.with_changes(value=ctx.expr("compat.legacy_hard_sigmoid"))
+            ctx.report("KM304", original,
+                       "'hard_sigmoid' -> compat.legacy_hard_sigmoid (Keras 2 formula 0.2*x+0.5)", fixed=True)
+            changed = True
     # KM303 / KM307
     pins = KERAS22_RNN_DEFAULTS.get(layer)
     if pins:
@@ -83,7 +91,7 @@ def rewrite(ctx: FileContext, qualified: str, original: cst.Call, updated: cst.C
             if missing:
                 ctx.report("KM307", original,
                            f"{layer}: {', '.join(missing)} default differs between Keras 2.2 and 2.3+/3; "
-                           "rerun with --from keras-2.2 or --from tf-keras-2", fixed=False)
+                           "rerun with --from keras-2.2 or --from tf-keras-2", fixed=False, todo=False)
     if not changed:
         return None
     return updated.with_changes(args=tidy_args(args))

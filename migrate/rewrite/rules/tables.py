@@ -256,15 +256,7 @@ BACKEND_UNSUPPORTED: dict[str, str] = {
     "moving_average_update": "use variable.assign with the moving-average formula",
     "get_session": "sessions are gone in Keras 3",
     "set_session": "sessions are gone in Keras 3",
-    "variable": "use keras.Variable (note: K.variable defaulted to floatx)",
-    "constant": "use ops.convert_to_tensor(value, dtype=keras.backend.floatx()) (K.constant defaulted to floatx)",
-    "zeros": "use ops.zeros (K.zeros returned a variable)",
-    "ones": "use ops.ones (K.ones returned a variable)",
-    "eye": "use ops.eye (K.eye returned a variable)",
-    "random_normal": "keras.random.normal draws different numbers",
-    "random_uniform": "keras.random.uniform draws different numbers",
     "random_normal_variable": "use keras.Variable with a keras.initializers.RandomNormal",
-    "dropout": "keras.random.dropout draws different masks",
     "map_fn": "use ops.vectorized_map or a Python loop",
     "foldl": "no ops equivalent",
     "foldr": "no ops equivalent",
@@ -289,9 +281,41 @@ BACKEND_UNSUPPORTED: dict[str, str] = {
     "tf": "use tensorflow directly",
 }
 
+#: KM211: Keras 2 random ops with a ``keras.random`` twin: same distribution, same
+#: defaults (dtype ``None`` means floatx on both sides). Only seedless calls are
+#: rewritten: an integer seed made a Keras 2 op draw anew on every call, while
+#: ``keras.random`` repeats the same draw for an integer seed.
+#: name -> (legacy params, template without the seed)
+RANDOM_OPS: dict[str, tuple[tuple[str, ...], str]] = {
+    "random_normal": (("shape", "mean=0.0", "stddev=1.0", "dtype=None", "seed=None"),
+                      "keras.random.normal({shape}{mean?}{stddev?}{dtype?})"),
+    "random_uniform": (("shape", "minval=0.0", "maxval=1.0", "dtype=None", "seed=None"),
+                       "keras.random.uniform({shape}{minval?}{maxval?}{dtype?})"),
+    "truncated_normal": (("shape", "mean=0.0", "stddev=1.0", "dtype=None", "seed=None"),
+                         "keras.random.truncated_normal({shape}{mean?}{stddev?}{dtype?})"),
+    # both scale the kept units by 1 / (1 - rate)
+    "dropout": (("x", "level", "noise_shape=None", "seed=None"),
+                "keras.random.dropout({x}, {level}{noise_shape?})"),
+}
+
 # --------------------------------------------------------------------------
 # KM3xx: layers
 # --------------------------------------------------------------------------
+
+#: KM310: Keras 3 layers whose constructor still takes ``weights=`` (checked against
+#: the installed Keras). Keras 2 accepted it on every layer.
+LAYERS_WITH_WEIGHTS_ARG: frozenset[str] = frozenset({"Embedding", "Bidirectional"})
+
+#: KM311: what a Keras 1 ``Merge(mode=...)`` / ``merge(..., mode=...)`` becomes by hand.
+MERGE_MODES: dict[str, str] = {
+    "sum": "keras.layers.Add()",
+    "mul": "keras.layers.Multiply()",
+    "ave": "keras.layers.Average()",
+    "max": "keras.layers.Maximum()",
+    "concat": "keras.layers.Concatenate(axis=concat_axis)  (concat_axis defaulted to -1)",
+    "dot": "keras.layers.Dot(axes=dot_axes)",
+    "cos": "keras.layers.Dot(axes=dot_axes, normalize=True)",
+}
 
 #: Keras 2 ``Layer.add_weight`` positional order (KM302). Keras 3 makes
 #: everything after ``shape`` keyword-only and puts ``shape`` first.
@@ -357,6 +381,10 @@ FUNCTIONAL_TF_OPS: dict[str, tuple[tuple[str, ...], str]] = {
 # --------------------------------------------------------------------------
 # KM4xx: training
 # --------------------------------------------------------------------------
+
+#: KM409: the Keras 2.2 Adagrad kept its squared-gradient accumulator from 0
+#: (``K.zeros``); Keras 3 starts it at ``initial_accumulator_value=0.1``.
+KERAS22_ADAGRAD_ACCUMULATOR = "0.0"
 
 #: Optimizer classes whose ``lr``/``decay`` keywords are rewritten (KM401).
 OPTIMIZERS: frozenset[str] = frozenset(

@@ -12,7 +12,7 @@ import re
 
 import libcst as cst
 
-from migrate.rewrite.context import FileContext
+from migrate.rewrite.context import ATOMS, FileContext
 
 _PLACEHOLDER = re.compile(r"\{(\w+)(\??)\}")
 
@@ -54,29 +54,59 @@ def defaults(params: tuple[str, ...]) -> dict[str, str]:
 
 def render(ctx: FileContext, template: str, params: tuple[str, ...],
            bound: dict[str, cst.BaseExpression]) -> cst.BaseExpression:
+    """The template with the bound argument nodes in place.
+
+    The template text, with a placeholder name for each argument, is parsed once
+    (``FileContext.expr`` caches it); the caller's argument nodes are then put in
+    place of the placeholders, so arguments are neither rendered nor re-parsed and
+    keep their comments and layout. An argument next to ``.``/``[`` or an operator
+    gets parentheses when it is not an atom.
+    """
     defs = defaults(params)
-    cache: dict[tuple[str, bool], str] = {}
+    slots: dict[str, cst.BaseExpression] = {}
+
+    def place(name: str, atom: bool) -> str:
+        key = f"__migrate_arg{len(slots)}__"
+        node = bound[name]
+        if atom and not isinstance(node, ATOMS):
+            node = node.with_changes(lpar=[cst.LeftParen(), *node.lpar], rpar=[*node.rpar, cst.RightParen()])
+        slots[key] = node
+        return key
 
     def sub(m: re.Match[str]) -> str:
         name, optional = m.group(1), m.group(2) == "?"
         if optional:
             if name not in bound:
                 return ""
-            return f", {name}={ctx.arg_code(bound[name], atom=False)}"
+            return f", {name}={place(name, False)}"
         if name not in bound:
             return defs[name]
         before = template[: m.start()].rstrip()[-1:] if m.start() else "("
         after = template[m.end():].lstrip()[:1]
-        atom = not (before in "(,=" and after in ",){")
-        key = (name, atom)
-        if key not in cache:
-            cache[key] = ctx.arg_code(bound[name], atom=atom)
-        return cache[key]
+        return place(name, not (before in "(,=" and after in ",){"))
 
     text = _PLACEHOLDER.sub(sub, template)
     # `{p?}` right after `(` leaves "(, "; tidy it.
     text = text.replace("(, ", "(")
-    return ctx.expr(text)
+    skeleton = ctx.expr(text)
+    if not slots:
+        return skeleton
+    return skeleton.visit(_Fill(slots))  # type: ignore[return-value]
+
+
+def head(ctx: FileContext, template: str) -> str | None:
+    """What the rendered template starts with up to its first ``(`` (for messages)."""
+    first = template.split("(", 1)[0]
+    return None if "{" in first else ctx.ops_text(first)
+
+
+class _Fill(cst.CSTTransformer):
+    def __init__(self, slots: dict[str, cst.BaseExpression]) -> None:
+        super().__init__()
+        self.slots = slots
+
+    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.BaseExpression:
+        return self.slots.get(original_node.value, updated_node)
 
 
 def used_params(template: str) -> set[str]:

@@ -72,3 +72,12 @@ def test_parenthesises_non_atoms():
 
 def test_idempotent():
     assert_fixed_point(HEAD + "y = K.concatenate([K.exp(a), K.pow(b, 2)])\nz = K.epsilon()\n")
+
+
+def test_comments_above_a_dropped_alias_import_stay():
+    code, _ = rw("import numpy as np\n\n\n# --- Keras part ---\nfrom keras import backend as K\n"
+                 "y = K.sum(x, axis=1)\n")
+    assert "\n\n\n# --- Keras part ---\ny = ops.sum(x, axis=1)\n" in code
+    assert "backend as K" not in code
+    code, _ = rw("import keras\n# trailing note\nfrom keras import backend as K\n")
+    assert code.endswith("# trailing note\n") and "backend as K" not in code

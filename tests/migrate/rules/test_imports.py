@@ -46,3 +46,8 @@ def test_unknown_symbol_reported():
 def test_idempotent():
     assert_fixed_point("import tensorflow as tf\nfrom keras.layers.recurrent import LSTM\n"
                        "x = tf.keras.layers.Dense(2)\n")
+
+
+def test_import_findings_point_at_their_line():
+    _, findings = rw("import os\nfrom keras.layers.core import Dense\nfrom keras.layers import Merge\n")
+    assert [(f.rule, f.line, f.column) for f in findings] == [("KM101", 2, 1), ("KM311", 3, 1)]

@@ -51,3 +51,10 @@ def test_legacy_hard_sigmoid_matches_tf_keras():
     x = np.linspace(-4, 4, 33).astype("float32")
     np.testing.assert_allclose(ops.convert_to_numpy(compat.legacy_hard_sigmoid(x)), tfk.hard_sigmoid(tfk.constant(x)).numpy(),
                                atol=1e-7)
+
+
+def test_unknown_dialect_findings_get_no_todo_comment():
+    # the migrated tf.keras code reads as standalone Keras of unknown version on a second run
+    once = assert_fixed_point("import tensorflow as tf\nl = tf.keras.layers.LSTM(4)\n", todo_comments=True)
+    _, findings = rw(once, todo_comments=True)
+    assert [(f.rule, f.fixed) for f in findings] == [("KM307", False)] and "TODO" not in once

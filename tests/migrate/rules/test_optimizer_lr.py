@@ -22,7 +22,7 @@ def test_decay_becomes_inverse_time_decay():
 
 def test_keras22_default_pinned():
     code, _ = rw("from keras.optimizers import Adagrad\nfrom keras import backend as K\nopt = Adagrad()\ne = K.epsilon()\n")
-    assert "Adagrad(learning_rate=0.01)" in code
+    assert "Adagrad(learning_rate=0.01, initial_accumulator_value=0.0)" in code  # KM401 + KM409
 
 
 def test_noop():
