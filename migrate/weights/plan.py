@@ -126,10 +126,16 @@ def plan_by_layers(source: WeightSource, model: Any) -> PortPlan:
         pairs = list(zip(source_layers, targets))
     else:
         pairs = [(name, name) for name in source_layers if name in targets]
-        plan.unmatched_sources += [w for name in source_layers if name not in targets for w in by_layer[name]]
-        plan.unfilled_targets += [
-            v.path for name, variables in targets.items() if name not in by_layer for v in variables
-        ]
+        left_sources = [name for name in source_layers if name not in targets]
+        left_targets = [name for name in targets if name not in by_layer]
+        if len(left_sources) == len(left_targets):
+            # Auto-generated names drift between sessions (embedding vs
+            # embedding_1); the remaining layers pair up in order, and every
+            # pair's shapes are still checked.
+            pairs += list(zip(left_sources, left_targets))
+        else:
+            plan.unmatched_sources += [w for name in left_sources for w in by_layer[name]]
+            plan.unfilled_targets += [v.path for name in left_targets for v in targets[name]]
     for source_layer, target_layer in pairs:
         sources, variables = by_layer[source_layer], targets[target_layer]
         if len(sources) != len(variables):
