@@ -30,7 +30,8 @@ def add_port_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     port.add_argument("--map", dest="map_name", metavar="NAME",
                       help="a modern weight map (keras22, tutorial) instead of matching by structure")
     port.add_argument("--legacy", dest="legacy_spec", metavar="SPEC",
-                      help="factory of the legacy tf_keras model for --verify (when SOURCE does not define it)")
+                      help="legacy/program.py:factory, your unmodified legacy code (run on tf_keras), building the "
+                           "legacy model for --verify when SOURCE does not define it")
     port.add_argument("--verify", action="store_true",
                       help="run a fixed input through the legacy and the ported model; fail above --atol")
     port.add_argument("--atol", type=float, default=1e-5, help="--verify tolerance (default 1e-5)")

@@ -74,16 +74,27 @@ def read_source(path: Path) -> WeightSource:
     raise PortError(path, "is neither a Keras HDF5 file, a TF checkpoint nor a SavedModel directory")
 
 
-def load_factory(spec: str, what: str = "--model") -> Callable[[], Any]:
+def load_factory(spec: str, what: str = "--model", *, legacy: bool = False) -> Callable[[], Any]:
     """Resolve ``path/to/file.py:factory`` or ``package.module:factory``.
 
     This runs the user's own code (their model definition), never anything
-    stored in a checkpoint.
+    stored in a checkpoint. With ``legacy``, a file is the user's unmodified
+    legacy program and runs on tf_keras through :mod:`legacy_ref.shim`.
     """
     module_part, sep, attr = spec.rpartition(":")
     if not sep or not module_part or not attr:
         raise PortError(spec, f"{what} must be 'path/to/file.py:factory' or 'package.module:factory'")
-    if module_part.endswith(".py"):
+    if module_part.endswith(".py") and legacy:
+        file = Path(module_part)
+        if not file.is_file():
+            raise PortError(file, f"{what}: no such file")
+        from legacy_ref.shim import load_legacy_program
+
+        try:
+            module = load_legacy_program(file, name=f"_migrate_legacy_{file.stem}")
+        except Exception as exc:
+            raise PortError(file, f"{what}: running it on tf_keras failed ({type(exc).__name__}: {exc})") from exc
+    elif module_part.endswith(".py"):
         file = Path(module_part)
         if not file.is_file():
             raise PortError(file, f"{what}: no such file")
@@ -130,9 +141,9 @@ def module_custom_objects(factory: Callable[[], Any]) -> dict[str, Any]:
     }
 
 
-def _call_factory(spec: str, what: str) -> Any:
+def _call_factory(spec: str, what: str, *, legacy: bool = False) -> Any:
     try:
-        return load_factory(spec, what)()
+        return load_factory(spec, what, legacy=legacy)()
     except PortError:
         raise
     except Exception as exc:

@@ -2,9 +2,9 @@
 
 The legacy model comes, in this order, from:
 
-1. ``--legacy SPEC``: the user's factory returning the tf_keras model (for
-   example their unmodified legacy code run through
-   :func:`legacy_ref.shim.legacy_keras_modules`); its weights are loaded from
+1. ``--legacy SPEC``: a factory in the user's unmodified legacy program,
+   which runs on tf_keras through :mod:`legacy_ref.shim` (``import keras``
+   there means tf_keras); its weights are loaded from
    SOURCE the legacy way (``load_weights`` for HDF5, ``tf.train.Checkpoint``
    restore for TF checkpoints);
 2. a full-model HDF5 file: loaded by tf_keras with the ``legacy_ref`` classes
@@ -94,7 +94,7 @@ def legacy_outputs(request: Any, source: WeightSource, probe: Any) -> np.ndarray
     if request.legacy_spec:
         from migrate.weights.port import _call_factory
 
-        model = _call_factory(request.legacy_spec, "--legacy")
+        model = _call_factory(request.legacy_spec, "--legacy", legacy=True)
         if source.format.startswith("keras-h5"):
             # Build first: a subclassed legacy model has no variables until called.
             _call_legacy(model, probe)
