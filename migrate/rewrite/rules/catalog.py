@@ -91,8 +91,8 @@ RULES: tuple[RuleInfo, ...] = (
              "keras.activations.hard_sigmoid references (and imports) in Keras 2 code to "
              "modern.compat.legacy_hard_sigmoid"),
     RuleInfo("KM309", "get-config", SAFE,
-             "get_config added to layers/models/schedules whose constructor arguments map back exactly; "
-             "reported otherwise"),
+             "get_config added to layers/models/schedules (from their attributes, else from the constructor "
+             "arguments as passed; **kwargs added where missing); reported when neither is exact"),
     RuleInfo("KM310", "layer-weights-arg", UNSAFE,
              "weights=[...] on layers other than Embedding/Bidirectional reported (Keras 3 does not accept it)"),
     RuleInfo("KM311", "merge-layer", UNSAFE,
