@@ -21,8 +21,9 @@ The generated tree (``--mix realistic``, the default), per 20 files:
   (``Adam(lr=..., decay=...)``, ``fit_generator``, ``ModelCheckpoint``,
   ``save_weights``), a tf.keras 2021 layer and learning-rate callback
   (``tf.keras.backend.set_value``), or a Keras 2.2 masked-mean layer (``K.*``);
-* 3 fully legacy programs (15 %): the two seed-style fixture programs of
-  ``tests/fixtures/programs`` (Keras 2.2 classifier, 2021 tf.keras Transformer),
+* 3 fully legacy programs (15 %): the seed-style legacy programs of
+  ``tests/fixtures/programs`` and ``examples/legacy`` (Keras 2.2 classifiers,
+  2021 tf.keras Transformer),
   with their names varied.
 
 Module sizes vary (4 to 11 repeated blocks per ordinary module). ``--mix legacy``
@@ -48,7 +49,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FIXTURES = ROOT / "tests" / "fixtures" / "programs"
+FIXTURES = (ROOT / "tests" / "fixtures" / "programs", ROOT / "examples" / "legacy")
 BIN = Path(sys.executable).parent
 
 
@@ -445,7 +446,7 @@ def _legacy(i: int, sources: list[str]) -> str:
 
 def generate_tree(dest: Path, files: int, mix: str = "realistic") -> dict[str, list[int]]:
     """Write the tree; return {kind: [files, lines]}."""
-    sources = [p.read_text(encoding="utf-8") for p in sorted(FIXTURES.glob("*.py"))]
+    sources = [p.read_text(encoding="utf-8") for p in sorted(p for d in FIXTURES for p in d.glob("*.py"))]
     stats: dict[str, list[int]] = {"ordinary": [0, 0], "mixed": [0, 0], "legacy": [0, 0]}
     for i in range(files):
         slot = i % 20

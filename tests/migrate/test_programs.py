@@ -20,11 +20,13 @@ from migrate.rewrite.engine import rewrite_python
 from tests.migrate.legacy_shim import load_legacy_program, load_program_source
 
 PROGRAMS = Path(__file__).resolve().parents[1] / "fixtures" / "programs"
+# The 2021 tutorial program is the bundled example's legacy translator.
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "legacy"
 pytestmark = pytest.mark.slow
 
 
-def _migrate(name: str, tmp_path: Path):
-    path = PROGRAMS / name
+def _migrate(path: Path, tmp_path: Path):
+    name = path.name
     new, findings, _ = rewrite_python(path.read_bytes(), str(path), Options())
     again, _, _ = rewrite_python(new, str(path), Options())
     assert again == new, "rewrite is not a fixed point on the fixture"
@@ -41,7 +43,7 @@ def _copy_weights(src_weights, dst_weights) -> None:
 
 
 def test_keras22_classifier(tmp_path: Path) -> None:
-    path, out, code, findings = _migrate("keras22_classifier.py", tmp_path)
+    path, out, code, findings = _migrate(PROGRAMS / "keras22_classifier.py", tmp_path)
     body = code.split('"""', 2)[2]  # past the module docstring, which quotes the legacy names
     assert "keras.engine" not in body and "K.batch_dot" not in body and "Adam(lr=" not in body
     assert "self.model.optimizer.learning_rate.assign(lr)" in code
@@ -77,7 +79,7 @@ def test_keras22_classifier(tmp_path: Path) -> None:
 
 
 def test_tf2_transformer(tmp_path: Path) -> None:
-    path, out, code, findings = _migrate("tf2_transformer.py", tmp_path)
+    path, out, code, findings = _migrate(EXAMPLES / "translator.py", tmp_path)
     assert "tf.keras" not in code.split('"""', 2)[2]
     assert "self.enc_layers[i](x, training=training, mask=mask)" in code
     assert 'step = ops.cast(step, "float32")' in code
