@@ -21,6 +21,7 @@ LEGACY = FIXTURES / "legacy"
 MODEL_H5 = LEGACY / "keras22_classifier.model.h5"
 WEIGHTS_H5 = LEGACY / "keras22_classifier_weights.h5"
 FACTORIES = FIXTURES / "port_models.py"
+MODERN_FACTORIES = FIXTURES.parents[1] / "examples" / "modern_factories.py"
 
 pytestmark = pytest.mark.slow
 
@@ -219,7 +220,7 @@ def test_tf_checkpoint_ports_into_the_modern_seq2seq(tmp_path: Path, capsys: pyt
     import keras
 
     out, report = tmp_path / "translator.keras", tmp_path / "report.json"
-    code = port(TUTORIAL_CKPT, "--to", out, "--model", f"{FACTORIES}:modern_seq2seq", "--map", "tutorial",
+    code = port(TUTORIAL_CKPT, "--to", out, "--model", f"{MODERN_FACTORIES}:seq2seq", "--map", "tutorial",
                 "--verify", "--report", report)
     assert code == 0, capsys.readouterr().err
     data = json.loads(report.read_text())
@@ -243,7 +244,7 @@ def test_checkpoint_that_does_not_match_lists_names_and_shapes(tmp_path: Path, c
 def test_checkpoint_directory_without_a_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     empty = tmp_path / "ckpts"
     empty.mkdir()
-    assert port(empty, "--to", tmp_path / "x.keras", "--model", f"{FACTORIES}:modern_seq2seq") == 2
+    assert port(empty, "--to", tmp_path / "x.keras", "--model", f"{MODERN_FACTORIES}:seq2seq") == 2
     assert "no 'checkpoint' file" in error_line(capsys)
 
 
@@ -253,7 +254,7 @@ def test_truncated_checkpoint_data(tmp_path: Path, capsys: pytest.CaptureFixture
     data = broken / "ckpt-2.data-00000-of-00001"
     data.write_bytes(data.read_bytes()[:1000])
     out = tmp_path / "x.keras"
-    assert port(broken, "--to", out, "--model", f"{FACTORIES}:modern_seq2seq", "--map", "tutorial") == 2
+    assert port(broken, "--to", out, "--model", f"{MODERN_FACTORIES}:seq2seq", "--map", "tutorial") == 2
     line = error_line(capsys)
     assert "ckpt-2" in line and ("truncated" in line or "corrupt" in line)
     assert_nothing_at(out)
