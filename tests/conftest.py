@@ -36,6 +36,19 @@ def _full_precision_matmuls() -> None:
 
 _full_precision_matmuls()
 
+
+def _hypothesis_profiles() -> None:
+    """CI replays a fixed set of generated examples, so a run is reproducible;
+    developers get fresh random examples each run (``HYPOTHESIS_PROFILE=dev``)."""
+    from hypothesis import settings
+
+    settings.register_profile("ci", derandomize=True, print_blob=True)
+    settings.register_profile("dev", print_blob=True)
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+_hypothesis_profiles()
+
 TESTS_DIR = Path(__file__).resolve().parent
 MODERN_DIR = TESTS_DIR / "modern"
 
