@@ -23,10 +23,17 @@ BUILTIN_ARGS: dict[str, Any] = {"vocab_size": 30, "max_len": 10, "model_dim": 16
 SEED = 2021
 
 
-def build_builtin_model(vocab_size: int, max_len: int, model_dim: int, num_heads: int, num_class: int) -> Any:
+def build_builtin_model(
+    vocab_size: int, max_len: int, model_dim: int, num_heads: int, num_class: int, keras_module: Any = keras_legacy
+) -> Any:
     """Embedding -> built-in MultiHeadAttention (self) -> residual + LayerNormalization
-    -> Dense(relu) -> GlobalAveragePooling1D -> Dense(softmax), in tf_keras."""
-    layers = keras_legacy.layers
+    -> Dense(relu) -> GlobalAveragePooling1D -> Dense(softmax).
+
+    Built with tf_keras by default (the legacy model); pass ``keras_module=keras``
+    for the same architecture as a user would write it in Keras 3, which is
+    what a port of the SavedModel fills.
+    """
+    layers = keras_module.layers
     tokens = layers.Input(shape=(max_len,), dtype="int32", name="tokens")
     x = layers.Embedding(vocab_size, model_dim, name="embed")(tokens)
     attended = layers.MultiHeadAttention(num_heads=num_heads, key_dim=model_dim // num_heads, name="mha")(x, x)
@@ -34,7 +41,7 @@ def build_builtin_model(vocab_size: int, max_len: int, model_dim: int, num_heads
     x = layers.Dense(2 * model_dim, activation="relu", name="hidden")(x)
     x = layers.GlobalAveragePooling1D(name="pool")(x)
     probs = layers.Dense(num_class, activation="softmax", name="probs")(x)
-    return keras_legacy.Model(tokens, probs, name="builtin_classifier")
+    return keras_module.Model(tokens, probs, name="builtin_classifier")
 
 
 def write_artefacts(out_dir: Path) -> list[Path]:

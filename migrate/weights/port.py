@@ -35,6 +35,7 @@ from migrate.weights.errors import PortError
 from migrate.weights.h5 import is_hdf5, read_h5
 from migrate.weights.source import WeightSource
 from migrate.weights.tf_checkpoint import is_tf_checkpoint, read_tf_checkpoint
+from migrate.weights.writer import check_out
 
 DEFAULT_ATOL = 1e-5
 
@@ -148,17 +149,6 @@ def _call_factory(spec: str, what: str, *, legacy: bool = False) -> Any:
         raise
     except Exception as exc:
         raise PortError(spec, f"{what}: the factory raised {type(exc).__name__}: {exc}") from exc
-
-
-def check_out(out: Path | None, force: bool) -> None:
-    if out is None:
-        raise PortError("--to", "an output .keras path is required (or use --dry-run)")
-    if out.suffix != ".keras":
-        raise PortError(out, "the output must end in .keras (the Keras 3 file format)")
-    if not out.parent.is_dir():
-        raise PortError(out, f"directory {out.parent} does not exist; create it first")
-    if out.exists() and not force:
-        raise PortError(out, "exists; pass --force to overwrite it")
 
 
 def build_target(request: PortRequest, source: WeightSource) -> Any:

@@ -43,23 +43,16 @@ def _restore(model: Any, source: WeightSource) -> None:
     if source.format == "savedmodel":
         # A SavedModel's variables hang off the saved model itself, which is
         # how tf_keras's own load_weights reads a TF-format prefix.
-        status = model.load_weights(source.path)
-        try:
-            status.assert_existing_objects_matched()
-        except AssertionError as exc:
-            raise PortError(source.path, f"--verify: the legacy model does not match the SavedModel ({exc})") from exc
-        status.expect_partial()
-        return
+        status, what = model.load_weights(source.path), "SavedModel"
     else:
         root = _checkpoint_root(source)
         if root in {"root", "save_counter"}:
             raise PortError(source.path, f"--verify: unexpected checkpoint root {root!r}")
-        checkpoint = tf.train.Checkpoint(**{root: model})
-    status = checkpoint.restore(source.path)
+        status, what = tf.train.Checkpoint(**{root: model}).restore(source.path), "checkpoint"
     try:
         status.assert_existing_objects_matched()
     except AssertionError as exc:
-        raise PortError(source.path, f"--verify: the legacy model does not match the checkpoint ({exc})") from exc
+        raise PortError(source.path, f"--verify: the legacy model does not match the {what} ({exc})") from exc
     status.expect_partial()
 
 

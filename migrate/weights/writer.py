@@ -22,6 +22,18 @@ PROBE_SEED = 1234
 PROBE_LENGTH = 8
 
 
+def check_out(out: Path | None, force: bool) -> None:
+    """OUT must be a new ``.keras`` file (or ``force``) in an existing directory."""
+    if out is None:
+        raise PortError("--to", "an output .keras path is required (or use --dry-run)")
+    if out.suffix != ".keras":
+        raise PortError(out, "the output must end in .keras (the Keras 3 file format)")
+    if not out.parent.is_dir():
+        raise PortError(out, f"directory {out.parent} does not exist; create it first")
+    if out.exists() and not force:
+        raise PortError(out, "exists; pass --force to overwrite it")
+
+
 def _embedding_vocab(model: Any) -> int | None:
     import keras
 
@@ -97,12 +109,7 @@ def write_keras_file(
     import keras
 
     out = Path(out)
-    if out.suffix != ".keras":
-        raise PortError(out, "the output must end in .keras (the Keras 3 file format)")
-    if not out.parent.is_dir():
-        raise PortError(out, f"directory {out.parent} does not exist; create it first")
-    if out.exists() and not force:
-        raise PortError(out, "exists; pass --force to overwrite it")
+    check_out(out, force)
     handle, temp_name = tempfile.mkstemp(prefix=f".{out.stem}.", suffix=".keras", dir=out.parent)
     os.close(handle)
     temp = Path(temp_name)
