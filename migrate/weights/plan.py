@@ -157,12 +157,11 @@ def plan_by_object_paths(source: WeightSource, model: Any, root: str | None = No
             when ``None`` (the single first path component shared by all).
     """
     plan = PortPlan(dropped=list(source.dropped))
+    targets = object_paths(model)
     if root is None:
         heads = {w.name.split("/", 1)[0] for w in source.weights}
-        candidates = object_paths(model)
-        root = "" if any(w.name in candidates for w in source.weights) else (heads.pop() if len(heads) == 1 else "")
+        root = "" if any(w.name in targets for w in source.weights) else (heads.pop() if len(heads) == 1 else "")
     prefix = f"{root}/" if root else ""
-    targets = object_paths(model)
     filled: set[int] = set()
     for weight in source.weights:
         relative = weight.name[len(prefix):] if weight.name.startswith(prefix) else None
