@@ -34,10 +34,14 @@ def assert_same(src: str, **options: object) -> tuple[bytes, list]:
     return fast[0], fast[1]
 
 
-@pytest.mark.parametrize("name", sorted(p.name for p in PROGRAMS.glob("*.py")))
+# The seed-style legacy programs: the codemod fixtures and the bundled example's.
+LEGACY_PROGRAMS = sorted(PROGRAMS.glob("*.py")) + sorted((PROGRAMS.parents[2] / "examples" / "legacy").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", LEGACY_PROGRAMS, ids=lambda p: f"{p.parent.name}/{p.name}")
 @pytest.mark.parametrize("todo", [False, True])
-def test_fixture_programs(name: str, todo: bool) -> None:
-    assert_same((PROGRAMS / name).read_text(encoding="utf-8"), todo_comments=todo)
+def test_fixture_programs(path: Path, todo: bool) -> None:
+    assert_same(path.read_text(encoding="utf-8"), todo_comments=todo)
 
 
 LAYOUT = '''
