@@ -52,8 +52,6 @@ class PortRequest:
     report: Path | None = None
     force: bool = False
     atol: float = DEFAULT_ATOL
-    # Filled from --model's module: the user's classes, for reloading OUT.
-    custom_objects: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -142,32 +140,29 @@ def module_custom_objects(factory: Callable[[], Any]) -> dict[str, Any]:
     }
 
 
-def _call_factory(spec: str, what: str, *, legacy: bool = False) -> Any:
+def _call_factory(factory: Callable[[], Any], spec: str, what: str) -> Any:
     try:
-        return load_factory(spec, what, legacy=legacy)()
+        return factory()
     except PortError:
         raise
     except Exception as exc:
         raise PortError(spec, f"{what}: the factory raised {type(exc).__name__}: {exc}") from exc
 
 
-def build_target(request: PortRequest, source: WeightSource) -> Any:
+def build_target(request: PortRequest, source: WeightSource) -> tuple[Any, dict[str, Any]]:
+    """The Keras 3 model to fill, and the user's classes needed to reload it."""
     if request.model_spec:
         factory = load_factory(request.model_spec, "--model")
-        try:
-            model = factory()
-        except Exception as exc:
-            raise PortError(request.model_spec, f"--model: the factory raised {type(exc).__name__}: {exc}") from exc
-        request.custom_objects = module_custom_objects(factory)
+        model = _call_factory(factory, request.model_spec, "--model")
         import keras
 
         if not isinstance(model, keras.Model):
             raise PortError(request.model_spec, f"--model factory returned {type(model).__name__}, not a keras.Model")
-        return model
+        return model, module_custom_objects(factory)
     if source.model_config is not None:
         from migrate.weights.config import model_from_legacy_config
 
-        return model_from_legacy_config(source.model_config, path=source.path)
+        return model_from_legacy_config(source.model_config, path=source.path), {}
     raise PortError(
         source.path,
         f"a {source.format} source carries no architecture; pass --model path/to/file.py:factory "
@@ -203,7 +198,7 @@ def run_port(request: PortRequest, out: TextIO | None = None, err: TextIO | None
     if not request.dry_run:
         check_out(request.out, request.force)
     with read_source(request.source) as source:
-        model = build_target(request, source)
+        model, custom_objects = build_target(request, source)
         plan = make_plan(request, source, model)
         result.plan_lines = plan.describe()
         if request.dry_run:
@@ -239,13 +234,13 @@ def run_port(request: PortRequest, out: TextIO | None = None, err: TextIO | None
                     f"exceeds {request.atol:g}; nothing written (raise it with --atol if this is expected)",
                 )
         assert request.out is not None
-        result.reload_diff = write_keras_file(model, request.out, force=request.force, custom_objects=request.custom_objects)
+        result.reload_diff = write_keras_file(model, request.out, force=request.force, custom_objects=custom_objects)
         result.seconds = time.perf_counter() - started
         if request.report is not None:
             write_report(request, source, plan, result)
         verified = f", verified max abs diff {result.verify_diff:.2e}" if result.verify_diff is not None else ""
-        if request.custom_objects:
-            print(f"note: {request.out} uses your classes {sorted(request.custom_objects)}; load it with "
+        if custom_objects:
+            print(f"note: {request.out} uses your classes {sorted(custom_objects)}; load it with "
                   "custom_objects=... or decorate them with @keras.saving.register_keras_serializable()", file=out)
         print(
             f"ported {len(plan.assignments)} weights from {source.path} ({source.format}) to {request.out}"

@@ -85,9 +85,10 @@ def _call_legacy(model: Any, probe: Any) -> np.ndarray:
 def legacy_outputs(request: Any, source: WeightSource, probe: Any) -> np.ndarray:
     """The legacy model's main output on ``probe``, computed on tf_keras."""
     if request.legacy_spec:
-        from migrate.weights.port import _call_factory
+        from migrate.weights.port import _call_factory, load_factory
 
-        model = _call_factory(request.legacy_spec, "--legacy", legacy=True)
+        factory = load_factory(request.legacy_spec, "--legacy", legacy=True)
+        model = _call_factory(factory, request.legacy_spec, "--legacy")
         if source.format.startswith("keras-h5"):
             # Build first: a subclassed legacy model has no variables until called.
             _call_legacy(model, probe)
