@@ -14,6 +14,7 @@ from migrate.rewrite.rules.catalog import RULES_BY_ID, SAFE
 _OPS_REF = re.compile(r"(?<![\w.])ops\.")
 _EXPR_CACHE: dict[str, tuple[cst.BaseExpression, frozenset[str]]] = {}
 _EXPR_CACHE_SIZE = 8192
+_STATEMENT_CACHE: dict[tuple[str, str], cst.BaseStatement] = {}
 #: nodes that need no parentheses next to `.`, `[` or an operator
 ATOMS = (cst.Name, cst.Attribute, cst.Call, cst.Subscript, cst.Integer, cst.Float,
           cst.SimpleString, cst.ConcatenatedString, cst.FormattedString, cst.List, cst.Tuple,
@@ -62,6 +63,7 @@ class FileContext:
     def __init__(self, options: Options, imports: dict[str, str], source_text: str) -> None:
         self.options = options
         self.imports = imports
+        self.source_text = source_text
         self.findings: list[RawFinding] = []
         self.needs: set[str] = set()
         self.classes: dict[str, ClassInfo] = {}
@@ -146,6 +148,16 @@ class FileContext:
                 _EXPR_CACHE[text] = cached
         self.needs.update(cached[1])
         return cached[0]
+
+    def statement(self, text: str) -> cst.BaseStatement:
+        """Parse a generated statement in this file's indentation (cached per process like ``expr``)."""
+        key = (text, self.default_indent)
+        node = _STATEMENT_CACHE.get(key)
+        if node is None:
+            node = cst.parse_statement(text, cst.PartialParserConfig(default_indent=self.default_indent))
+            if len(_STATEMENT_CACHE) < _EXPR_CACHE_SIZE:
+                _STATEMENT_CACHE[key] = node
+        return node
 
     def ops_text(self, text: str) -> str:
         """``text`` with ``ops.`` spelled as this file must spell it."""

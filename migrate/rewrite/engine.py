@@ -104,14 +104,16 @@ def rewrite_python(source: bytes, path: str, options: Options, *, fast: bool = T
     new_module = outcome.module
     if fast and new_module is module:
         return source, outcome.findings, text.count("\n")
-    new_code = render(new_module, new_module) if fast else new_module.code
+    # Lines that come out of the rules as the very nodes parsed are copied from the source.
+    verbatim = outcome.relevance.verbatim(module) if fast and outcome.relevance is not None else None
+    new_code = render(new_module, new_module, verbatim) if fast else new_module.code
     if outcome.unused_aliases and _still_referenced(new_code, outcome.unused_aliases):
         # Safety net: an alias counted as unused is still in the code; keep its import.
         from migrate.rewrite.transform import finish_imports
 
         assert outcome.unfinished is not None
         new_module = finish_imports(outcome.unfinished, outcome.needs)
-        new_code = render(new_module, new_module) if fast else new_module.code
+        new_code = render(new_module, new_module, verbatim) if fast else new_module.code
     new_bytes = new_code.encode(new_module.encoding)
     if new_bytes != source:
         _check_parses(new_bytes, fast and tree is not None)

@@ -27,7 +27,7 @@ import ast
 import re
 import warnings
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 import libcst as cst
 
@@ -302,3 +302,68 @@ class Relevance:
         """Line of the first own token of ``stmt`` (the ``def``/``class`` line when decorated)."""
         span = self.spans.get(id(stmt))
         return None if span is None else span[2]
+
+    # -- splicing: unchanged lines written as their source text ---------------------
+    def verbatim(self, module: cst.Module) -> dict[int, str]:
+        """``id(line) -> source text of its small statements`` for the simple statement lines
+        whose text can be cut from the source exactly (see ``_line_text``)."""
+        out: dict[int, str] = {}
+        newline = module.default_newline
+        blocks: list[Sequence[cst.BaseStatement]] = [module.body]
+        while blocks:
+            body = blocks.pop()
+            for i, stmt in enumerate(body):
+                if type(stmt) is cst.SimpleStatementLine:
+                    if i + 1 < len(body):
+                        text = self._line_text(stmt, body[i + 1], newline)
+                        if text is not None:
+                            out[id(stmt)] = text
+                elif id(stmt) in self.spans:  # a mapped compound statement: its blocks are mapped too
+                    blocks.extend(_inner_blocks(stmt))
+        return out
+
+    def _line_text(self, line: cst.SimpleStatementLine, following: cst.BaseStatement, newline: str) -> str | None:
+        """The text of ``line``'s small statements (after its indentation, before its trailing
+        whitespace), or None when the source does not pin it down.
+
+        Python's parser gives the first and last line of each statement, grouping
+        parentheses included. The lines after the last one, up to the next statement's first
+        line, are that statement's leading (blank and comment) lines, so the cut is taken only
+        when the counts agree; and the text must end with the line's own trailing whitespace.
+        """
+        span, nxt = self.spans.get(id(line)), self.spans.get(id(following))
+        if span is None or nxt is None or not line.body:
+            return None
+        first, last, _ = span
+        if last + 1 + len(following.leading_lines) != nxt[0]:
+            return None
+        starts = self._line_starts()
+        if last >= len(starts):
+            return None
+        begin = starts[first - 1] + len(self.indent(first))
+        segment = self.text[begin:starts[last]]
+        ws = line.trailing_whitespace
+        trailing = ws.whitespace.value + (ws.comment.value if ws.comment is not None else "") + \
+            (ws.newline.value if ws.newline.value is not None else newline)
+        if not segment.endswith(trailing):
+            return None
+        return segment[:len(segment) - len(trailing)]
+
+
+def _inner_blocks(stmt: cst.BaseStatement) -> list[Sequence[cst.BaseStatement]]:
+    """The statement lists directly inside a compound statement (indented blocks only)."""
+    suites: list[cst.BaseSuite] = []
+    body = getattr(stmt, "body", None)
+    if isinstance(body, cst.BaseSuite):
+        suites.append(body)
+    for handler in getattr(stmt, "handlers", ()):
+        suites.append(handler.body)
+    orelse = getattr(stmt, "orelse", None)
+    if isinstance(orelse, cst.If):
+        return [*(s.body for s in suites if isinstance(s, cst.IndentedBlock)), [orelse]]
+    if isinstance(orelse, cst.Else):
+        suites.append(orelse.body)
+    final = getattr(stmt, "finalbody", None)
+    if isinstance(final, cst.Finally):
+        suites.append(final.body)
+    return [s.body for s in suites if isinstance(s, cst.IndentedBlock)]

@@ -9,9 +9,9 @@ added and legacy backend aliases nobody uses any more are removed.
 from __future__ import annotations
 
 import ast
-import dataclasses
 from contextlib import nullcontext
 from dataclasses import dataclass
+from itertools import accumulate
 
 import libcst as cst
 from libcst._nodes.internal import CodegenState
@@ -48,28 +48,14 @@ from migrate.rewrite.rules import (
     saving,
     training_calls,
 )
+from migrate.rewrite.walk import LEAF, NODE, SEQ, field_names, sort_of
+from migrate.rewrite.walk import LEAVES as _LEAVES
 
 TODO_PREFIX = "# TODO(migrate "
 _MISSING = object()
 _NULL = nullcontext()
 
 
-def _leaf_types() -> frozenset[type]:
-    """Node kinds no rule looks into: tokens, whitespace, literals (and ``Name``'s parentheses)."""
-    bases = (cst.BaseParenthesizableWhitespace, cst.BaseBinaryOp, cst.BaseBooleanOp, cst.BaseCompOp,
-             cst.BaseUnaryOp, cst.BaseAugOp)
-    kinds = {cst.TrailingWhitespace, cst.EmptyLine, cst.Comment, cst.Newline, cst.Comma, cst.Dot, cst.Colon,
-             cst.Semicolon, cst.AssignEqual, cst.LeftParen, cst.RightParen, cst.LeftSquareBracket,
-             cst.RightSquareBracket, cst.LeftCurlyBrace, cst.RightCurlyBrace, cst.ImportStar, cst.Asynchronous,
-             cst.Integer, cst.Float, cst.Imaginary, cst.SimpleString, cst.Ellipsis, cst.Name,
-             cst.FormattedStringText}
-    for obj in vars(cst).values():
-        if isinstance(obj, type) and issubclass(obj, bases) and obj not in bases:
-            kinds.add(obj)
-    return frozenset(kinds)
-
-
-_LEAVES = _leaf_types()
 _STATEMENTS: dict[type, bool] = {}
 
 
@@ -463,6 +449,8 @@ class TransformOutcome:
     unused_aliases: frozenset[str] = frozenset()
     alias_refs: dict[str, int] | None = None
     unfinished: cst.Module | None = None
+    #: the fast path's statement map of the parsed module (for splicing unchanged lines when rendering)
+    relevance: Relevance | None = None
 
 
 def transform_module(module: cst.Module, options: Options, path: str, *,
@@ -496,22 +484,7 @@ def transform_module(module: cst.Module, options: Options, path: str, *,
     if finish:
         new = finish_imports(new, ctx.needs, already_imported, unused)
     findings = _positions(module, ctx.findings, options, path, line_offset, relevance)
-    return TransformOutcome(new, findings, ctx.needs, unused, transformer.alias_refs, unfinished)
-
-
-_FIELDS: dict[type, tuple[str, ...]] = {}
-_LEAF, _NODE, _SEQ, _OTHER = range(4)
-_SORTS: dict[type, int] = {}  # isinstance on libcst's ABCs is slow: classify each type once
-
-
-def _sort(kind: type) -> int:
-    if kind in _LEAVES:
-        return _LEAF
-    if issubclass(kind, cst.CSTNode):
-        return _NODE
-    if kind is tuple or kind is list:
-        return _SEQ
-    return _OTHER
+    return TransformOutcome(new, findings, ctx.needs, unused, transformer.alias_refs, unfinished, relevance)
 
 
 def drive(node: cst.CSTNode, visitor: LegacyTransformer):  # type: ignore[no-untyped-def]
@@ -528,25 +501,21 @@ def drive(node: cst.CSTNode, visitor: LegacyTransformer):  # type: ignore[no-unt
     if not visitor.on_visit(node):
         return visitor.on_leave(node, node)
     kind = type(node)
-    names = _FIELDS.get(kind)
-    if names is None:
-        names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(kind))
+    names = field_names(kind)
     changes: dict[str, object] | None = None
     for name in names:
         value = getattr(node, name)
         vkind = type(value)
-        sort = _SORTS.get(vkind)
-        if sort is None:
-            sort = _SORTS[vkind] = _sort(vkind)
-        if sort == _LEAF:
+        sort = sort_of(vkind)
+        if sort == LEAF:
             if vkind is cst.Name:
                 visitor.visit_Name(value)
-        elif sort == _NODE:
+        elif sort == NODE:
             new = drive(value, visitor)
             if new is not value:
                 changes = changes or {}
                 changes[name] = new
-        elif sort == _SEQ:
+        elif sort == SEQ:
             if not value or not isinstance(value[0], cst.CSTNode):
                 continue
             out: list[cst.CSTNode] | None = None
@@ -593,43 +562,62 @@ def relevant_words(ctx: FileContext) -> set[str]:
 
 
 class _PositionState(CodegenState):
-    """Codegen that records the start (line, column) of a few wanted nodes only.
+    """Codegen that records where a few wanted nodes start, and stops once it knows.
 
     ``PositionProvider`` records every node and costs several times a plain render.
+    Here a wanted node's start is noted as a token index (``before_codegen``, then
+    ``record_syntactic_position``, which comes after the node's own parentheses and
+    wins, as for libcst's ``PositionProvider``); when every wanted node has had its
+    syntactic position the render is cut short. ``positions`` turns the indices into
+    1-based lines and 0-based columns.
     """
 
-    __slots__ = ("line", "col", "wanted", "found")
+    __slots__ = ("wanted", "found", "final")
 
     def __init__(self, module: cst.Module, wanted: set[int]) -> None:
         super().__init__(default_indent=module.default_indent, default_newline=module.default_newline)
-        self.line = 1
-        self.col = 0
         self.wanted = wanted
-        self.found: dict[int, tuple[int, int]] = {}
-
-    def add_token(self, value: str) -> None:
-        self.tokens.append(value)
-        if "\n" in value or "\r" in value:  # CRLF, LF and a lone CR each end a line, as for Python
-            self.line += value.count("\n") + value.count("\r") - value.count("\r\n")
-            self.col = len(value) - max(value.rfind("\n"), value.rfind("\r")) - 1
-        else:
-            self.col += len(value)
-
-    def add_indent_tokens(self) -> None:
-        for token in self.indent_tokens:
-            self.add_token(token)
+        self.found: dict[int, int] = {}  # id(node) -> index into tokens
+        self.final: set[int] = set()
 
     def record_syntactic_position(  # type: ignore[no-untyped-def,override]
             self, node, *, start_node=None, end_node=None):
         key = id(node)
         if key in self.wanted:
-            self.found[key] = (self.line, self.col)
+            self.found[key] = len(self.tokens)
+            self.final.add(key)
+            if len(self.final) == len(self.wanted):
+                raise _AllFound
         return _NULL
 
     def before_codegen(self, node: cst.CSTNode) -> None:
         key = id(node)
         if key in self.wanted and key not in self.found:
-            self.found[key] = (self.line, self.col)
+            self.found[key] = len(self.tokens)
+
+    def render(self, node: cst.CSTNode) -> None:
+        try:
+            node._codegen(self)
+        except _AllFound:
+            pass
+
+    def positions(self) -> dict[int, tuple[int, int]]:
+        if not self.found:
+            return {}
+        offsets = list(accumulate(map(len, self.tokens[:max(self.found.values())]), initial=0))
+        text = "".join(self.tokens)
+        out = {}
+        for key, index in self.found.items():
+            offset = offsets[index]
+            # CRLF, LF and a lone CR each end a line, as for Python
+            line = 1 + text.count("\n", 0, offset) + text.count("\r", 0, offset) - text.count("\r\n", 0, offset)
+            start = max(text.rfind("\n", 0, offset), text.rfind("\r", 0, offset)) + 1
+            out[key] = (line, offset - start)
+        return out
+
+
+class _AllFound(Exception):
+    """Every wanted node has its position: the rest of the render is not needed."""
 
 
 def _positions(module: cst.Module, raw: list[RawFinding], options: Options, path: str,
@@ -639,8 +627,8 @@ def _positions(module: cst.Module, raw: list[RawFinding], options: Options, path
     found = _positions_by_statement(module, raw, relevance) if relevance is not None else None
     if found is None:
         state = _PositionState(module, {id(f.node) for f in raw if f.node is not None})
-        module._codegen(state)
-        found = state.found
+        state.render(module)
+        found = state.positions()
     out = []
     seen: set[tuple[str, int, int, str]] = set()
     for f in raw:
@@ -686,14 +674,15 @@ def _positions_by_statement(module: cst.Module, raw: list[RawFinding],
         state = _PositionState(module, ids | {id(stmt)})
         if indent:
             state.indent_tokens.append(indent)
-        stmt._codegen(state)
-        if id(stmt) not in state.found or not ids <= state.found.keys():
+        state.render(stmt)
+        positions = state.positions()
+        if id(stmt) not in positions or not ids <= positions.keys():
             return None
-        line0, col0 = state.found[id(stmt)]
+        line0, col0 = positions[id(stmt)]
         if col0 != len(indent):
             return None
         shift = anchor - line0
         for key in ids:
-            line, col = state.found[key]
+            line, col = positions[key]
             found[key] = (line + shift, col)
     return found

@@ -223,7 +223,7 @@ def test_benchmark_tree_parses_and_fast_equals_plain(tmp_path: Path) -> None:
 def test_output_that_does_not_parse_is_never_returned(monkeypatch: pytest.MonkeyPatch) -> None:
     import migrate.rewrite.render as render_module
 
-    monkeypatch.setattr(render_module, "render", lambda node, module=None: "y = (\n")
+    monkeypatch.setattr(render_module, "render", lambda node, module=None, verbatim=None: "y = (\n")
     with pytest.raises(RewriteError, match="internal error: rewritten code does not parse at line 1"):
         rewrite_python(b"from keras import backend as K\ny = K.sum(x)\n", "t.py", Options())
 
@@ -234,3 +234,129 @@ def test_other_line_ends() -> None:
         assert newline in code.decode()
         want = {(f.rule, f.line, f.column) for f in assert_same(LAYOUT)[1]}
         assert {(f.rule, f.line, f.column) for f in findings} == want
+
+
+# Lines whose source text cannot be cut out from Python's line numbers alone (grouping
+# parentheses, a closing parenthesis on a later line, semicolons, comments, non-ASCII),
+# each next to a line the rules change.
+SPLICE = '''
+from keras import backend as K
+import numpy as np
+
+x = 1; y = 2
+z = 3;  # trailing semicolon
+(
+    a
+) = K.sum(x)
+(
+ b) = 4
+c = (
+    1 +
+    2
+)
+d = K.mean(x)
+label = "naïve ünïcode"  # ümlaut
+e = (f
+     (g))
+h = K.max(x)
+s = ("implicit"
+     "concatenation")
+t = x if y else (
+    z)
+
+
+class Layer2(object):
+    def f(self, v):
+        w = v \\
+            + 1
+        q = K.exp(w)
+        return q  # last in block
+    @staticmethod
+    def g():
+        return K.abs(1)
+
+    # comment before a decorated method
+    @property
+    def p(self):
+        return 1
+
+
+for i in range(2):
+    k = K.sqrt(i)
+    m = i
+else:
+    n = K.sign(i)
+    o = 1
+try:
+    r = K.log(x)
+    r2 = 2
+except ValueError:
+    r3 = 3
+    r4 = K.tanh(x)
+'''
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"])
+def test_splicing_unchanged_lines(newline: str) -> None:
+    code, _ = assert_same(SPLICE.lstrip("\n").replace("\n", newline))
+    assert "naïve ünïcode" in code.decode()
+
+
+def test_splicing_is_used_and_exact() -> None:
+    """Most unchanged lines are spliced, and the spliced render equals libcst's own."""
+    import libcst as cst
+
+    from migrate.rewrite.prefilter import Relevance, parse_ast, statement_spans
+    from migrate.rewrite.render import render
+
+    for path in LEGACY_PROGRAMS:
+        text = path.read_text(encoding="utf-8")
+        module = cst.parse_module(text)
+        relevance = Relevance(text, ["K"], statement_spans(module, parse_ast(text)))
+        verbatim = relevance.verbatim(module)
+        lines = [n for n in _all_lines(module)]
+        assert len(verbatim) >= len(lines) // 2, path  # the rest: last lines of their blocks
+        assert render(module, module, verbatim) == module.code == text
+    text = SPLICE.lstrip("\n")
+    module = cst.parse_module(text)
+    verbatim = Relevance(text, ["K"], statement_spans(module, parse_ast(text))).verbatim(module)
+    spliced = {v.split("\n")[0] for v in verbatim.values()}
+    assert {"x = 1; y = 2", "z = 3;  ", 'label = "naïve ünïcode"', "(", "c = (", "e = (f"} <= spliced
+    assert "q = K.exp(w)" in spliced and "return q" not in spliced  # the last line of a block is rendered
+    assert render(module, module, verbatim) == text
+
+
+def _all_lines(module: object) -> list:
+    import libcst as cst
+
+    from migrate.rewrite.walk import iter_nodes
+
+    return [n for n in iter_nodes(module) if type(n) is cst.SimpleStatementLine]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_finding_positions_are_libcsts(newline: str) -> None:
+    """The cheap position render agrees with libcst's PositionProvider on every node findings
+    can be on (all but blocks, which libcst places at their first statement), whole module or
+    cut short after the last wanted node."""
+    import libcst as cst
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    from migrate.rewrite.transform import _PositionState
+    from migrate.rewrite.walk import iter_nodes
+
+    text = (LEGACY_PROGRAMS[0].read_text(encoding="utf-8") + LAYOUT).replace("\n", newline)
+    module = cst.parse_module(text)
+    want = MetadataWrapper(module, unsafe_skip_copy=True).resolve(PositionProvider)
+    nodes = [n for n in iter_nodes(module) if n in want and not isinstance(n, (cst.Module, cst.IndentedBlock))]
+    assert len(nodes) > 2000
+    state = _PositionState(module, {id(n) for n in nodes})
+    state.render(module)
+    got = state.positions()
+    for n in nodes:
+        assert got[id(n)] == (want[n].start.line, want[n].start.column), n
+    few = sorted(nodes, key=lambda n: (want[n].start.line, want[n].start.column))[100:103]
+    state = _PositionState(module, {id(n) for n in few})
+    state.render(module)
+    assert len("".join(state.tokens)) < len(text) // 2  # stopped early
+    assert state.positions() == {id(n): (want[n].start.line, want[n].start.column) for n in few}

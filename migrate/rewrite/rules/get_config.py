@@ -58,18 +58,16 @@ base-class arguments a saved config would pass a second time
 
 from __future__ import annotations
 
-import re
-
 import libcst as cst
 
 from migrate.rewrite.context import ClassInfo, FileContext
 from migrate.rewrite.names import iter_statements
 from migrate.rewrite.rules.imports import map_name
+from migrate.rewrite.walk import iter_nodes, used_names
 
 _SERIALIZABLE = ("activations", "initializers", "regularizers", "constraints")
 _MODEL_TARGETS = ("keras.Model", "keras.models.Model", "keras.Sequential", "keras.models.Sequential")
 _SCHEDULE = "keras.optimizers.schedules.LearningRateSchedule"
-_IDENT = re.compile(r"[^\W\d]\w*")
 _CONFIG_ATTR = "_constructor_config"  # the constructor arguments as passed
 _CALL_FLAGS = ("training", "mask")
 _BASE_KEYS = ("name", "trainable", "dtype", "activity_regularizer")  # in Layer.get_config()
@@ -200,85 +198,49 @@ def _serializer(ctx: FileContext, value: cst.BaseExpression | None, param: str) 
     return None
 
 
-def _names(ctx: FileContext, value: cst.BaseExpression | None, cache: dict[int, set[str]]) -> set[str]:
-    """Identifiers in ``value`` (a superset: read from its code; only used to word a finding)."""
+def _names(value: cst.BaseExpression | None, cache: dict[int, set[str]]) -> set[str]:
+    """Identifiers in ``value`` (only used to word a finding)."""
     if value is None:
         return set()
     key = id(value)
     if key not in cache:
-        cache[key] = set(_IDENT.findall(ctx.code(value)))
+        cache[key] = used_names(value)
     return cache[key]
 
 
-class _Bindings(cst.CSTVisitor):
+def _bound(statements: list[cst.BaseStatement]) -> set[str]:
     """Every plain name a block of statements binds (assignments, loops, ``with``/``except``
     targets, imports, nested ``def``/``class``, ``del``). Comprehension targets count too: a
     superset only makes the rule report more often."""
+    names: set[str] = set()
 
-    def __init__(self) -> None:
-        self.names: set[str] = set()
-
-    def _target(self, node: cst.BaseExpression) -> None:
+    def target(node: cst.BaseExpression) -> None:
         if isinstance(node, cst.Name):
-            self.names.add(node.value)
+            names.add(node.value)
         elif isinstance(node, (cst.Tuple, cst.List)):
             for e in node.elements:
-                self._target(e.value)
+                target(e.value)
         elif isinstance(node, cst.StarredElement):
-            self._target(node.value)
+            target(node.value)
 
-    def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
-        self._target(node.target)
-
-    def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self._target(node.target)
-
-    def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
-        self._target(node.target)
-
-    def visit_For(self, node: cst.For) -> None:
-        self._target(node.target)
-
-    def visit_CompFor(self, node: cst.CompFor) -> None:
-        self._target(node.target)
-
-    def visit_AsName(self, node: cst.AsName) -> None:  # with ... as x, except E as x, import a as x
-        if isinstance(node.name, (cst.Name, cst.Tuple, cst.List)):
-            self._target(node.name)
-
-    def visit_ImportAlias(self, node: cst.ImportAlias) -> None:
-        if node.asname is None:
-            self.names.add(FileContext.code(node.name).split(".")[0])
-
-    def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
-        self._target(node.target)
-
-    def visit_Del(self, node: cst.Del) -> None:
-        self._target(node.target)
-
-    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
-        self.names.add(node.name.value)
-
-    def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self.names.add(node.name.value)
-
-
-def _bound(statements: list[cst.BaseStatement]) -> set[str]:
-    visitor = _Bindings()
     for stmt in statements:
-        stmt.visit(visitor)
-    return visitor.names
+        for node in iter_nodes(stmt):
+            kind = type(node)
+            if kind in _TARGET_HOLDERS:
+                target(node.target)  # type: ignore[attr-defined]
+            elif kind is cst.AsName:  # with ... as x, except E as x, import a as x
+                if isinstance(node.name, (cst.Name, cst.Tuple, cst.List)):
+                    target(node.name)
+            elif kind is cst.ImportAlias:
+                if node.asname is None:
+                    names.add(FileContext.code(node.name).split(".")[0])
+            elif kind is cst.FunctionDef or kind is cst.ClassDef:
+                names.add(node.name.value)
+    return names
 
 
-def _used_names(node: cst.CSTNode) -> set[str]:
-    found: set[str] = set()
-
-    class _Names(cst.CSTVisitor):
-        def visit_Name(self, n: cst.Name) -> None:
-            found.add(n.value)
-
-    node.visit(_Names())
-    return found
+_TARGET_HOLDERS = frozenset({cst.AssignTarget, cst.AugAssign, cst.AnnAssign, cst.For, cst.CompFor,
+                             cst.NamedExpr, cst.Del})
 
 
 def _append(items: list, new: cst.CSTNode, opening: cst.BaseParenthesizableWhitespace) -> list:
@@ -341,7 +303,7 @@ def _capture_statement(ctx: FileContext, params: list[str]) -> cst.BaseStatement
         text = one
     else:
         text = f"self.{_CONFIG_ATTR} = {{\n" + "".join(f"{unit}{p},\n" for p in pairs) + "}\n"
-    return cst.parse_statement(text, cst.PartialParserConfig(default_indent=unit))
+    return ctx.statement(text)
 
 
 def _docstring_end(body: list[cst.BaseStatement]) -> int:
@@ -418,7 +380,7 @@ def rewrite(ctx: FileContext, info: ClassInfo | None, original: cst.ClassDef,
         elif super_index is None:
             blockers.append("super().__init__ is not a statement of its own in __init__, so **kwargs "
                             "(name, trainable, dtype from the config) cannot be passed on to it")
-        elif "kwargs" in _used_names(init):
+        elif "kwargs" in used_names(init):
             blockers.append("the name kwargs is already used in __init__, so **kwargs cannot be added")
         elif extra:
             blockers.append("super().__init__ gets " + ", ".join(extra) + ", which a saved config would "
@@ -450,7 +412,7 @@ def rewrite(ctx: FileContext, info: ClassInfo | None, original: cst.ClassDef,
         elif p in positional:
             unmapped.append(f"{p} (passed on positionally)")
         else:
-            users = [a for a in stores.init_order if p in _names(ctx, stores.init_value[a], names)]
+            users = [a for a in stores.init_order if p in _names(stores.init_value[a], names)]
             unmapped.append(f"{p} (used to build self.{users[0]})" if users else f"{p} (not stored)")
 
     # Otherwise the capture path: the arguments as passed, recorded right after super().__init__.
@@ -475,7 +437,9 @@ def rewrite(ctx: FileContext, info: ClassInfo | None, original: cst.ClassDef,
         if kind == "layer" and extra and not add_kwargs:
             blockers.append("super().__init__ gets " + ", ".join(extra) + ", which a saved config would "
                             "pass again through **kwargs")
-        if _CONFIG_ATTR in stores.count or _CONFIG_ATTR in _used_names(original):
+        # (the substring test spares walking the class in the usual case)
+        if _CONFIG_ATTR in stores.count \
+                or (_CONFIG_ATTR in ctx.source_text and _CONFIG_ATTR in used_names(original)):
             blockers.append(f"self.{_CONFIG_ATTR} is already used")
 
     if blockers:
@@ -578,7 +542,7 @@ def _capture_function(ctx: FileContext, kind: str) -> cst.FunctionDef:
                 f"{unit}config.update(self.{_CONFIG_ATTR})\n{unit}return config\n")
     else:  # a schedule: its base class has no config
         text = f"def get_config(self):\n{unit}return dict(self.{_CONFIG_ATTR})\n"
-    func = cst.parse_statement(text, cst.PartialParserConfig(default_indent=unit))
+    func = ctx.statement(text)
     assert isinstance(func, cst.FunctionDef)
     return func.with_changes(leading_lines=[cst.EmptyLine(indent=False)])
 
@@ -591,6 +555,6 @@ def _function(ctx: FileContext, kind: str, entries: list[tuple[str, str]]) -> cs
     text = f"def get_config(self):\n{unit}return {{\n{lines}{unit}}}\n"
     if any(v.startswith("keras.") for _, v in entries):
         ctx.needs.add("keras")
-    func = cst.parse_statement(text, cst.PartialParserConfig(default_indent=unit))
+    func = ctx.statement(text)
     assert isinstance(func, cst.FunctionDef)
     return func.with_changes(leading_lines=[cst.EmptyLine(indent=False)])

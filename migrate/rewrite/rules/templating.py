@@ -13,6 +13,7 @@ import re
 import libcst as cst
 
 from migrate.rewrite.context import ATOMS, FileContext
+from migrate.rewrite.walk import substitute_names
 
 _PLACEHOLDER = re.compile(r"\{(\w+)(\??)\}")
 
@@ -91,22 +92,13 @@ def render(ctx: FileContext, template: str, params: tuple[str, ...],
     skeleton = ctx.expr(text)
     if not slots:
         return skeleton
-    return skeleton.visit(_Fill(slots))  # type: ignore[return-value]
+    return substitute_names(skeleton, slots)  # type: ignore[return-value]
 
 
 def head(ctx: FileContext, template: str) -> str | None:
     """What the rendered template starts with up to its first ``(`` (for messages)."""
     first = template.split("(", 1)[0]
     return None if "{" in first else ctx.ops_text(first)
-
-
-class _Fill(cst.CSTTransformer):
-    def __init__(self, slots: dict[str, cst.BaseExpression]) -> None:
-        super().__init__()
-        self.slots = slots
-
-    def leave_Name(self, original_node: cst.Name, updated_node: cst.Name) -> cst.BaseExpression:
-        return self.slots.get(original_node.value, updated_node)
 
 
 def used_params(template: str) -> set[str]:
