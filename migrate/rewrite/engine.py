@@ -11,11 +11,13 @@ was.
 from __future__ import annotations
 
 import difflib
+import gc
 import os
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -194,8 +196,33 @@ def atomic_write(path: str, data: bytes, mode_from: str | None = None) -> None:
         raise
 
 
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while one file is processed.
+
+    A file's trees are freed by reference counting (the pipeline makes no reference
+    cycles of them), but while they are being built the collector would walk them
+    again and again: about a tenth of the CPU time on dense legacy files. Whatever
+    cycles a file does make are collected right after it, with the young generation.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect(0)
+
+
 def process(task: Task) -> FileResult:
     """Run one file. Never raises for a bad input: the result says what happened."""
+    with _collector_paused():
+        return _process(task)
+
+
+def _process(task: Task) -> FileResult:
     path = task.path
     try:
         with open(path, "rb") as fh:

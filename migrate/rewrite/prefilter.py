@@ -312,31 +312,28 @@ class Relevance:
         blocks: list[Sequence[cst.BaseStatement]] = [module.body]
         while blocks:
             body = blocks.pop()
-            for i, stmt in enumerate(body):
+            for stmt in body:
                 if type(stmt) is cst.SimpleStatementLine:
-                    if i + 1 < len(body):
-                        text = self._line_text(stmt, body[i + 1], newline)
-                        if text is not None:
-                            out[id(stmt)] = text
+                    text = self._line_text(stmt, newline)
+                    if text is not None:
+                        out[id(stmt)] = text
                 elif id(stmt) in self.spans:  # a mapped compound statement: its blocks are mapped too
                     blocks.extend(_inner_blocks(stmt))
         return out
 
-    def _line_text(self, line: cst.SimpleStatementLine, following: cst.BaseStatement, newline: str) -> str | None:
+    def _line_text(self, line: cst.SimpleStatementLine, newline: str) -> str | None:
         """The text of ``line``'s small statements (after its indentation, before its trailing
         whitespace), or None when the source does not pin it down.
 
-        Python's parser gives the first and last line of each statement, grouping
-        parentheses included. The lines after the last one, up to the next statement's first
-        line, are that statement's leading (blank and comment) lines, so the cut is taken only
-        when the counts agree; and the text must end with the line's own trailing whitespace.
+        Python's parser (3.9 and later) gives each statement the lines of its first and last
+        token, grouping parentheses included, so the line runs from its first line's
+        indentation to the end of its last line; the cut is taken only when that text ends
+        with the line's own trailing whitespace (spaces, comment, newline).
         """
-        span, nxt = self.spans.get(id(line)), self.spans.get(id(following))
-        if span is None or nxt is None or not line.body:
+        span = self.spans.get(id(line))
+        if span is None or not line.body:
             return None
         first, last, _ = span
-        if last + 1 + len(following.leading_lines) != nxt[0]:
-            return None
         starts = self._line_starts()
         if last >= len(starts):
             return None

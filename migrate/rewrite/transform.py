@@ -85,6 +85,8 @@ class LegacyTransformer(cst.CSTTransformer):
         self.stmt_stack: list[cst.CSTNode | None] = []  # enclosing values of ctx.current_stmt
         self.first_statement: cst.CSTNode | None = None
         self.header_comments: frozenset[str] = frozenset()
+        # Plain functions by node type, called with self: bound methods stored on self would
+        # make a reference cycle that keeps every parsed tree alive until the cyclic GC runs.
         self._visit_fns: dict[type, object] = {}
         self._leave_fns: dict[type, object] = {}
         self.inner: set[int] = set()
@@ -117,10 +119,10 @@ class LegacyTransformer(cst.CSTTransformer):
                 self.ctx.current_stmt = node
         fn = self._visit_fns.get(kind, _MISSING)
         if fn is _MISSING:
-            fn = self._visit_fns[kind] = getattr(self, f"visit_{kind.__name__}", None)
+            fn = self._visit_fns[kind] = getattr(type(self), f"visit_{kind.__name__}", None)
         if fn is None:
             return True
-        return fn(node) is not False  # type: ignore[operator]
+        return fn(self, node) is not False  # type: ignore[operator]
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):  # type: ignore[override]
         kind = type(original_node)
@@ -131,8 +133,8 @@ class LegacyTransformer(cst.CSTTransformer):
             return updated_node
         fn = self._leave_fns.get(kind, _MISSING)
         if fn is _MISSING:
-            fn = self._leave_fns[kind] = getattr(self, f"leave_{kind.__name__}", None)
-        result = updated_node if fn is None else fn(original_node, updated_node)  # type: ignore[operator]
+            fn = self._leave_fns[kind] = getattr(type(self), f"leave_{kind.__name__}", None)
+        result = updated_node if fn is None else fn(self, original_node, updated_node)  # type: ignore[operator]
         if _is_statement(kind):
             pending = self.ctx.pending_stack.pop()
             if pending and self.ctx.options.todo_comments:

@@ -49,6 +49,7 @@ __all__ = [
     "TransformerEncoder",
     "TransformerEncoderLayer",
     "attention_mask_from_legacy",
+    "cached_causal_padding_mask",
     "causal_padding_mask",
     "padding_mask",
     "positional_encoding",
@@ -133,6 +134,32 @@ def causal_padding_mask(token_ids, pad_id=0):
     positions = ops.arange(length)
     causal = ops.greater_equal(ops.expand_dims(positions, 1), ops.expand_dims(positions, 0))
     return ops.logical_and(ops.expand_dims(causal, 0), keep)
+
+
+def cached_causal_padding_mask(token_ids, position, pad_id=0):
+    """Keep-mask of one decoding position over a fixed-length key/value cache.
+
+    Row ``position`` of :func:`causal_padding_mask`: the query at
+    ``position`` may attend to cache slot ``j`` when ``j <= position`` and
+    token ``j`` is not padding. Slots after ``position`` hold no key yet (or a
+    stale one); they are blocked like the tutorial's look-ahead positions, so
+    with the additive mask their weights are exactly 0 and a cache of any
+    length gives the weights of the exact-length call.
+
+    Args:
+        token_ids: int tensor ``(batch, cache_len)``, the ids decoded so far
+            at their positions (whatever follows ``position`` is ignored).
+        position: int scalar tensor (or Python int), the query's position.
+        pad_id: the padding id.
+
+    Returns:
+        bool tensor ``(batch, 1, cache_len)``, broadcastable to the
+        ``(batch, 1, cache_len)`` attention logits of a one-token query.
+    """
+    keep = padding_mask(token_ids, pad_id)
+    slots = ops.arange(ops.shape(keep)[-1], dtype="int32")
+    seen = ops.less_equal(slots, ops.cast(position, "int32"))
+    return ops.logical_and(keep, seen)
 
 
 def attention_mask_from_legacy(mask):
@@ -556,6 +583,88 @@ class TransformerDecoderLayer(_TransformerBlock):
             return out3, block1, block2
         return out3
 
+    def cross_attention_cache(self, encoder_outputs):
+        """Keys and values of the cross-attention over an encoder output.
+
+        They depend only on the encoder output, so incremental decoding
+        computes them once per source sequence and hands them to every
+        :meth:`decode_step`.
+
+        Args:
+            encoder_outputs: ``(batch, inp_len, d_model)``.
+
+        Returns:
+            a pair ``(key, value)``, each ``(batch, inp_len, heads, key_dim)``:
+            the projections ``mha2`` computes inside :meth:`call`.
+        """
+        return self.mha2._key_dense(encoder_outputs), self.mha2._value_dense(encoder_outputs)
+
+    def decode_step(
+        self,
+        inputs,
+        position,
+        self_attention_cache,
+        cross_attention_cache,
+        self_attention_mask,
+        cross_attention_mask=None,
+    ):
+        """:meth:`call` for the one new position of an incremental decoding (inference).
+
+        Only the new token is projected: its self-attention key and value are
+        written into the cache at ``position`` (``keras.ops.slice_update``),
+        and its query attends over the whole cache under
+        ``self_attention_mask``, which must block the slots after ``position``
+        (see :func:`cached_causal_padding_mask`). Blocked logits get the
+        additive mask value, so their weights are exactly 0 and the output and
+        weights equal row ``position`` of :meth:`call` on the ids so far with
+        the causal mask, up to float rounding. Same sublayers and weights as
+        :meth:`call`; dropout is off (``training=False``).
+
+        Args:
+            inputs: ``(batch, 1, d_model)``, the new position's input.
+            position: int scalar tensor, its index in the cache.
+            self_attention_cache: ``(key, value)``, each ``(batch, cache_len,
+                heads, key_dim)``; slots before ``position`` hold the keys and
+                values of the earlier positions.
+            cross_attention_cache: :meth:`cross_attention_cache` of the
+                encoder output.
+            self_attention_mask: boolean keep-mask broadcastable to ``(batch,
+                1, cache_len)``; required, since without it the query would
+                also see the empty slots.
+            cross_attention_mask: optional boolean keep-mask broadcastable to
+                ``(batch, 1, inp_len)``, e.g. :func:`padding_mask` of the
+                input ids.
+
+        Returns:
+            a tuple ``(outputs (batch, 1, d_model), (key, value) updated
+            cache, self_attention_weights (batch, heads, 1, cache_len),
+            cross_attention_weights (batch, heads, 1, inp_len))``.
+        """
+        key_cache, value_cache = self_attention_cache
+        # (batch, position, head, depth): one new slot along the sequence axis.
+        start = ops.concatenate(
+            [ops.zeros((1,), "int32"), ops.reshape(ops.cast(position, "int32"), (1,)), ops.zeros((2,), "int32")]
+        )
+        key_cache = ops.slice_update(key_cache, start, self.mha1._key_dense(inputs))
+        value_cache = ops.slice_update(value_cache, start, self.mha1._value_dense(inputs))
+        # The attention core of `call` (the additive mask), on the cache instead of the full sequence.
+        attn1, block1 = self.mha1._compute_attention(
+            self.mha1._query_dense(inputs), key_cache, value_cache, self_attention_mask,
+            return_attention_scores=True,
+        )
+        out1 = self.layernorm1(self.mha1._output_dense(attn1) + inputs)
+
+        cross_key, cross_value = cross_attention_cache
+        attn2, block2 = self.mha2._compute_attention(
+            self.mha2._query_dense(out1), cross_key, cross_value, cross_attention_mask,
+            return_attention_scores=True,
+        )
+        out2 = self.layernorm2(self.mha2._output_dense(attn2) + out1)
+
+        ffn = self.ffn_output(self.ffn_hidden(out2))
+        out3 = self.layernorm3(ffn + out2)
+        return out3, (key_cache, value_cache), block1, block2
+
 
 class _EmbeddingStack(keras.layers.Layer):
     """Shared part of the two stacks: embedding * sqrt(d_model) + positions."""
@@ -590,11 +699,19 @@ class _EmbeddingStack(keras.layers.Layer):
             # rows, which keeps the dynamic dimension for broadcasting.
             table = ops.convert_to_tensor(self._position_table, dtype=self.compute_dtype)
             positions = ops.take(table, ops.arange(seq_len), axis=0)
+        return self.dropout(self._scale_and_add_positions(token_ids, positions), training=training)
+
+    def _embed_at(self, token_ids, position):
+        """:meth:`_embed` of one token at a (tensor) position, without dropout (inference)."""
+        table = ops.convert_to_tensor(self._position_table, dtype=self.compute_dtype)
+        positions = ops.take(table, ops.reshape(ops.cast(position, "int32"), (1,)), axis=0)
+        return self._scale_and_add_positions(token_ids, positions)
+
+    def _scale_and_add_positions(self, token_ids, positions):
         x = self.embedding(token_ids)
         # sqrt in float32, as the tutorial's tf.math.sqrt(tf.cast(d_model, tf.float32)).
         x = x * ops.sqrt(ops.cast(self.d_model, x.dtype))
-        x = x + positions[None, :, :]
-        return self.dropout(x, training=training)
+        return x + positions[None, :, :]
 
     def _blocks(self, block_class, prefix):
         """The stack's ``num_layers`` blocks, named ``{prefix}_0`` .. ``{prefix}_{N-1}``."""
@@ -788,6 +905,69 @@ class TransformerDecoder(_EmbeddingStack):
         if return_attention_scores:
             return x, attention_weights
         return x
+
+    def cross_attention_caches(self, encoder_outputs):
+        """Every block's :meth:`TransformerDecoderLayer.cross_attention_cache`.
+
+        Args:
+            encoder_outputs: ``(batch, inp_len, d_model)``.
+
+        Returns:
+            a list with one ``(key, value)`` pair per block, each
+            ``(batch, inp_len, heads, d_model // heads)``.
+        """
+        return [layer.cross_attention_cache(encoder_outputs) for layer in self.decoder_layers]
+
+    def decode_step(
+        self,
+        token_ids,
+        position,
+        self_attention_caches,
+        cross_attention_caches,
+        self_attention_mask,
+        cross_attention_mask=None,
+    ):
+        """:meth:`call` for one new target token, with per-block key/value caches (inference).
+
+        The token is embedded as :meth:`call` embeds position ``position``
+        (embedding times ``sqrt(d_model)`` plus that row of the position
+        table), then goes through every block's
+        :meth:`TransformerDecoderLayer.decode_step`. Run once per position
+        ``0, 1, 2...`` with the caches it returns, this gives the rows of
+        :meth:`call` on the whole target sequence (causal mask), each computed
+        once instead of at every step.
+
+        Args:
+            token_ids: int ids ``(batch, 1)``, the token at ``position``.
+            position: int scalar tensor.
+            self_attention_caches: one ``(key, value)`` pair per block, each
+                ``(batch, cache_len, heads, d_model // heads)``; start from
+                zeros.
+            cross_attention_caches: :meth:`cross_attention_caches` of the
+                encoder output.
+            self_attention_mask: boolean keep-mask ``(batch, 1, cache_len)``:
+                :func:`cached_causal_padding_mask` of the ids decoded so far.
+            cross_attention_mask: optional boolean keep-mask broadcastable to
+                ``(batch, 1, inp_len)``, :func:`padding_mask` of the input ids.
+
+        Returns:
+            a tuple ``(outputs (batch, 1, d_model), updated caches (a list of
+            pairs), attention_weights)``; the dict has the keys of
+            :meth:`call`, with one query row per block:
+            ``decoder_layer{i}_block1`` ``(batch, heads, 1, cache_len)`` and
+            ``decoder_layer{i}_block2`` ``(batch, heads, 1, inp_len)``.
+        """
+        x = self._embed_at(token_ids, position)
+        caches, attention_weights = [], {}
+        blocks = zip(self.decoder_layers, self_attention_caches, cross_attention_caches)
+        for i, (layer, cache, cross_cache) in enumerate(blocks, start=1):
+            x, cache, block1, block2 = layer.decode_step(
+                x, position, cache, cross_cache, self_attention_mask, cross_attention_mask
+            )
+            caches.append(cache)
+            attention_weights[f"decoder_layer{i}_block1"] = block1
+            attention_weights[f"decoder_layer{i}_block2"] = block2
+        return x, caches, attention_weights
 
     def compute_output_spec(
         self,

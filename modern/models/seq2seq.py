@@ -19,6 +19,7 @@ from modern.layers.seq2seq import (
     _decoder_output_spec,
     _sizes,
     _sizes_config,
+    cached_causal_padding_mask,
     padding_mask,
 )
 
@@ -187,12 +188,13 @@ class Seq2SeqTransformer(keras.Model):
 
 
 class _DecodeProbe(keras.Model):
-    """``(inp, tar) -> (logits, attention weights)`` of a wrapped model.
+    """``(inp, tar) -> (logits, attention weights)`` of a wrapped model: one full call.
 
-    Exists so that :func:`greedy_decode` can go through ``predict_on_batch``,
-    Keras' backend-agnostic compiled inference path (one trace per shape
-    instead of op-by-op execution, which is slow on jax). It shares the wrapped
-    model's variables and is never saved.
+    Exists so that the uncached loop of :func:`greedy_decode` goes through
+    ``predict_on_batch``, Keras' backend-agnostic compiled inference path,
+    instead of op-by-op execution (slow on jax). Like the other probes, it
+    shares the wrapped model's variables, has none of its own and is never
+    saved.
     """
 
     def __init__(self, transformer):
@@ -205,8 +207,62 @@ class _DecodeProbe(keras.Model):
         return self.transformer.decode(tar, encoded, inp, training=False, return_attention_scores=True)
 
 
+class _EncodeProbe(keras.Model):
+    """``inp -> [(key, value) per decoder block]``: the part of decoding that never changes.
+
+    Runs the encoder once and projects its output into every block's
+    cross-attention keys and values
+    (:meth:`TransformerDecoder.cross_attention_caches`).
+    """
+
+    def __init__(self, transformer):
+        super().__init__(name="greedy_decode_encode_probe")
+        self.transformer = transformer
+
+    def call(self, inp, training=False):
+        encoded = self.transformer.encode(inp, training=False)
+        return self.transformer.decoder.cross_attention_caches(encoded)
+
+
+class _DecodeStepProbe(keras.Model):
+    """One cached decoding step: the new token in, its logits, updated caches and attention rows out.
+
+    Every input has a shape fixed for the whole loop (the caches and the ids
+    so far are ``max_length`` long, the position is a tensor), so
+    ``predict_on_batch`` traces the step once per decoding length and reuses
+    it at every position.
+
+    Call arguments:
+        inputs: a dict with ``token`` ``(1, 1)`` and ``position`` ``(1,)``
+            int32, ``target_ids`` ``(1, max_length)`` (the ids so far, zeros
+            after ``position``), ``encoder_input`` ``(1, inp_len)``,
+            ``self_attention_caches`` and ``cross_attention_caches`` (one
+            ``(key, value)`` pair per decoder block).
+
+    Returns:
+        ``(logits (1, target_vocab_size), self_attention_caches,
+        attention_weights)`` with one query row per block and key.
+    """
+
+    def __init__(self, transformer):
+        super().__init__(name="greedy_decode_step_probe")
+        self.transformer = transformer
+
+    def call(self, inputs, training=False):
+        position = inputs["position"][0]
+        decoded, caches, attention_weights = self.transformer.decoder.decode_step(
+            inputs["token"],
+            position,
+            inputs["self_attention_caches"],
+            inputs["cross_attention_caches"],
+            self_attention_mask=cached_causal_padding_mask(inputs["target_ids"], position),
+            cross_attention_mask=padding_mask(inputs["encoder_input"]),
+        )
+        return self.transformer.final_layer(decoded)[:, 0, :], caches, attention_weights
+
+
 class _ProbeHolder:
-    """Keeps a model's probe on the model without Keras tracking or saving it.
+    """Keeps a model's probes on the model without Keras tracking or saving them.
 
     Keras tracks (and ``.keras`` files save) layers held directly or in
     lists/dicts; a plain object is neither. The model -> holder -> probe ->
@@ -214,16 +270,18 @@ class _ProbeHolder:
     entry would keep the model alive through the probe.
     """
 
-    def __init__(self, probe):
-        self.probe = probe
+    def __init__(self, model):
+        self.full = _DecodeProbe(model)
+        self.encode = _EncodeProbe(model)
+        self.step = _DecodeStepProbe(model)
 
 
-def _probe(model):
-    holder = getattr(model, "_greedy_decode_probe", None)
+def _probes(model):
+    holder = getattr(model, "_greedy_decode_probes", None)
     if not isinstance(holder, _ProbeHolder):
-        holder = _ProbeHolder(_DecodeProbe(model))
-        model._greedy_decode_probe = holder
-    return holder.probe
+        holder = _ProbeHolder(model)
+        model._greedy_decode_probes = holder
+    return holder
 
 
 def greedy_decode(model, encoder_input, start_id, end_id, max_length=20):
@@ -233,33 +291,47 @@ def greedy_decode(model, encoder_input, start_id, end_id, max_length=20):
     (``training=False``), append the argmax of the last position's logits, and
     stop once ``end_id`` has been predicted (it is kept) or after
     ``max_length`` predictions. As in the tutorial, the attention weights are
-    those of the call on ``output[:, :-1]``, the decoder input that produced
+    those of a call on ``output[:, :-1]``, the decoder input that produced
     the final token.
 
-    The decoder input has a fixed length ``max_length + 1``, zero-padded after
-    the ids so far, so every step has the same shapes and runs compiled
-    (``predict_on_batch``: one trace for the whole loop). Position ``i`` only
-    sees positions ``<= i`` (causal mask) and the padding is masked with
-    weights that are exactly 0, so logits and attention weights are the
-    tutorial's exact-length ones up to float rounding. When ``start_id`` is
-    the padding id 0 the padding would change what the first position attends
-    to, so the loop then runs on exact-length ids, as the tutorial did.
+    The tutorial re-ran the whole model on the whole prefix at every step.
+    Here the encoder runs once, together with every decoder block's
+    cross-attention keys and values; each step then runs only the newest
+    token through the decoder (:meth:`TransformerDecoder.decode_step`),
+    writing its self-attention key and value into per-block caches of
+    ``max_length`` slots and attending over them with the tutorial's mask
+    (earlier, non-padding positions only; blocked weights are exactly 0).
+    That is the same computation, row by row, because position ``i`` of the
+    tutorial's causal decoder depends on positions ``<= i`` only: logits and
+    attention weights equal the tutorial's up to float rounding. Row ``j`` of
+    the returned attention weights is the one computed at step ``j``, which
+    replaces the tutorial's extra final call. Every step has the same shapes
+    and runs compiled (``predict_on_batch``: one trace for the whole loop).
+
+    When ``start_id`` is the padding id 0, the first position has no visible
+    key and the tutorial spreads its attention uniformly over *every*
+    position of the current length, later ones included, so earlier rows
+    change as the output grows and nothing can be cached: the loop then
+    re-runs the full model on the exact-length ids at every step, as the
+    tutorial did.
 
     Args:
-        model: a :class:`Seq2SeqTransformer` (anything with its ``encode`` /
-            ``decode`` methods).
+        model: a :class:`Seq2SeqTransformer` (its ``encode``, ``decode``,
+            ``decoder`` and ``final_layer`` are used); built here if it is
+            not yet.
         encoder_input: int ids ``(1, inp_len)`` or ``(inp_len,)``; batch size 1,
             like the tutorial.
         start_id: id the output starts with.
         end_id: id that stops the decoding.
-        max_length: maximum number of predicted tokens.
+        max_length: maximum number of predicted tokens; at most the decoder's
+            ``maximum_position_encoding`` (``pe_target``).
 
     Returns:
         ``(ids, attention_weights)``: ``ids`` an int32 NumPy array ``(1, n)``
         with ``n <= max_length + 1`` (the start id first), and the attention
-        weights of the final call as NumPy arrays by the tutorial's keys
-        ``decoder_layer{i}_block1`` ``(1, heads, n - 1, n - 1)`` and
-        ``decoder_layer{i}_block2`` ``(1, heads, n - 1, inp_len)``; the last
+        weights of the decoder input ``ids[:, :-1]`` as NumPy arrays by the
+        tutorial's keys ``decoder_layer{i}_block1`` ``(1, heads, n - 1, n - 1)``
+        and ``decoder_layer{i}_block2`` ``(1, heads, n - 1, inp_len)``; the last
         layer's ``block2`` is the tutorial's attention plot.
     """
     encoder_input = np.asarray(ops.convert_to_numpy(encoder_input)).astype("int32")
@@ -268,26 +340,75 @@ def greedy_decode(model, encoder_input, start_id, end_id, max_length=20):
     if encoder_input.ndim != 2 or encoder_input.shape[0] != 1:
         raise ValueError(f"greedy_decode works on one sequence (batch size 1), got shape {encoder_input.shape}")
     max_length = int(max_length)
-    probe = _probe(model)
-    fixed_shape = int(start_id) != 0
+    if max_length < 0:
+        raise ValueError(f"greedy_decode needs max_length >= 0, got {max_length}")
+    limit = model.decoder.maximum_position_encoding
+    if max_length > limit:
+        raise ValueError(
+            f"greedy_decode: max_length={max_length} decoder positions exceed the decoder's "
+            f"maximum_position_encoding={limit}; lower max_length or build the model with a larger pe_target"
+        )
+    if not model.built:
+        model.build(((1, None), (1, None)))
+    probes = _probes(model)
+    if int(start_id) == 0:
+        return _decode_exact_length(probes.full, encoder_input, int(start_id), end_id, max_length)
+    return _decode_cached(model, probes, encoder_input, int(start_id), end_id, max_length)
 
-    def run(ids):
-        padded = ids if not fixed_shape else np.pad(ids, ((0, 0), (0, max_length + 1 - ids.shape[1])))
-        logits, attention = probe.predict_on_batch((encoder_input, padded))
-        return np.asarray(logits), attention
 
-    output = np.asarray([[int(start_id)]], dtype="int32")
-    for _ in range(max_length):
-        logits, _ = run(output)
-        predicted = int(np.argmax(logits[0, output.shape[1] - 1]))
-        output = np.concatenate([output, np.asarray([[predicted]], dtype="int32")], axis=1)
+def _decode_cached(model, probes, encoder_input, start_id, end_id, max_length):
+    """:func:`greedy_decode` with key/value caches (``start_id`` is not padding)."""
+    cross_caches = probes.encode.predict_on_batch(encoder_input)
+    decoder = model.decoder
+    heads = decoder.num_heads
+    dtype = np.asarray(cross_caches[0][0]).dtype if cross_caches else np.dtype(decoder.compute_dtype)
+    cache_shape = (1, max_length, heads, decoder.d_model // heads)
+    self_caches = [(np.zeros(cache_shape, dtype), np.zeros(cache_shape, dtype)) for _ in cross_caches]
+    # The ids so far at their positions; the zeros after the current one are
+    # masked as future positions anyway.
+    target_ids = np.zeros((1, max_length), "int32")
+    output = [start_id]
+    rows = {}
+    for position in range(max_length):
+        target_ids[0, position] = output[-1]
+        logits, self_caches, attention = probes.step.predict_on_batch(
+            {
+                "token": target_ids[:, position : position + 1],
+                "position": np.asarray([position], "int32"),
+                "target_ids": target_ids,
+                "encoder_input": encoder_input,
+                "self_attention_caches": self_caches,
+                "cross_attention_caches": cross_caches,
+            }
+        )
+        for key, row in attention.items():
+            rows.setdefault(key, []).append(np.asarray(row))
+        predicted = int(np.argmax(logits[0]))
+        output.append(predicted)
         if predicted == end_id:
             break
 
-    n = output.shape[1] - 1
-    _, attention = run(output[:, :-1])
-    attention = {
-        key: np.asarray(value)[:, :, :n, :n] if key.endswith("_block1") else np.asarray(value)[:, :, :n, :]
-        for key, value in attention.items()
-    }
-    return output, attention
+    n = len(output) - 1
+    attention_weights = {}
+    for i in range(1, decoder.num_layers + 1):
+        for block, keys in (("block1", n), ("block2", encoder_input.shape[1])):
+            key = f"decoder_layer{i}_{block}"
+            if n:
+                # Each step's (1, heads, 1, keys) row, stacked along the query axis.
+                attention_weights[key] = np.concatenate(rows[key], axis=2)[..., :keys]
+            else:
+                attention_weights[key] = np.zeros((1, heads, 0, keys), dtype)
+    return np.asarray([output], dtype="int32"), attention_weights
+
+
+def _decode_exact_length(probe, encoder_input, start_id, end_id, max_length):
+    """:func:`greedy_decode` without caches: the tutorial's full call on the exact-length ids at every step."""
+    output = np.asarray([[start_id]], dtype="int32")
+    for _ in range(max_length):
+        logits, _ = probe.predict_on_batch((encoder_input, output))
+        predicted = int(np.argmax(np.asarray(logits)[0, -1]))
+        output = np.concatenate([output, np.asarray([[predicted]], dtype="int32")], axis=1)
+        if predicted == end_id:
+            break
+    _, attention = probe.predict_on_batch((encoder_input, output[:, :-1]))
+    return output, {key: np.asarray(value) for key, value in attention.items()}

@@ -10,6 +10,7 @@ backend; never imports TensorFlow or ``legacy_ref``.
 from __future__ import annotations
 
 import functools
+import zipfile
 
 import numpy as np
 import pytest
@@ -122,28 +123,116 @@ def test_greedy_decode_accepts_1d_input_and_rejects_batches():
         greedy_decode(model, np.ones((2, 3), "int32"), 1, 2)
 
 
-def test_greedy_decode_leaves_the_saved_model_unchanged(tmp_path):
-    """Its compiled helper rides on the model but is neither tracked nor saved."""
-    case, model = _ported("tutorial_greedy_decode")
-    greedy_decode(model, case.inputs["encoder_input"], 1, 2, max_length=1)
-    assert len(model.weights) == len(case.weights)
-    path = tmp_path / "after_greedy.keras"
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    assert sorted(modern_variables(loaded)) == sorted(modern_variables(model))
+def _random_model(seed=0, pe_target=12):
+    """A tiny randomly initialised model, left unbuilt (greedy_decode builds it)."""
+    keras.utils.set_random_seed(seed)
+    return Seq2SeqTransformer(2, 16, 4, 32, 30, 31, pe_input=20, pe_target=pe_target)
+
+
+# Source ids with trailing padding, so the cross-attention mask matters.
+_SOURCE = np.asarray([[5, 9, 2, 17, 3, 0, 0]], "int32")
+
+
+def _full_recompute_decode(model, encoder_input, start_id, end_id, max_length):
+    """The tutorial's loop without a cache: the whole model on the exact-length ids at every step,
+    then one more call on ``output[:, :-1]`` for the attention weights (plain eager calls)."""
+    output = [start_id]
+    for _ in range(max_length):
+        logits = model((encoder_input, np.asarray([output], "int32")), training=False)
+        output.append(int(np.argmax(_np(logits)[0, -1])))
+        if output[-1] == end_id:
+            break
+    _, attention = model(
+        (encoder_input, np.asarray([output[:-1]], "int32")), training=False, return_attention_scores=True
+    )
+    return np.asarray([output]), {key: _np(value) for key, value in attention.items()}
+
+
+def _assert_same_decoding(actual, expected, what):
+    (ids, attention), (expected_ids, expected_attention) = actual, expected
+    np.testing.assert_array_equal(ids, expected_ids, err_msg=what)
+    assert ids.dtype == np.int32
+    assert sorted(attention) == sorted(expected_attention)
+    diff = max(_check(attention[key], expected_attention[key], f"{what} {key}") for key in attention)
+    print(f"[{BACKEND}] {what}: {ids.shape[1]} ids identical, attention max abs diff {diff:.3g}")
+
+
+@pytest.mark.parametrize("max_length", [1, 4, 9])
+def test_cached_greedy_decode_matches_the_full_recompute_loop(max_length):
+    model = _random_model()
+    decoded = greedy_decode(model, _SOURCE, 1, -1, max_length=max_length)
+    assert decoded[0].shape == (1, max_length + 1)
+    assert decoded[1]["decoder_layer2_block1"].shape == (1, 4, max_length, max_length)
+    assert decoded[1]["decoder_layer1_block2"].shape == (1, 4, max_length, _SOURCE.shape[1])
+    expected = _full_recompute_decode(model, _SOURCE, 1, -1, max_length)
+    _assert_same_decoding(decoded, expected, f"cached greedy decode, max_length={max_length}")
+
+
+def test_cached_greedy_decode_stops_at_an_early_end_id():
+    model = _random_model(seed=1)
+    ids, _ = greedy_decode(model, _SOURCE, 1, -1, max_length=9)
+    # The first predicted id that was not predicted before: decoding must stop right there.
+    predicted = ids[0, 1:].tolist()
+    stop = max(i for i, token in enumerate(predicted) if token not in predicted[:i])
+    end_id = predicted[stop]
+    decoded = greedy_decode(model, _SOURCE, 1, end_id, max_length=9)
+    assert decoded[0].shape == (1, stop + 2) and decoded[0][0, -1] == end_id
+    _assert_same_decoding(decoded, _full_recompute_decode(model, _SOURCE, 1, end_id, 9), "early end_id")
+
+
+def test_cached_greedy_decode_masks_predicted_padding():
+    """A predicted id 0 is padding: later positions must not attend to it, as in the tutorial."""
+    model = _random_model(seed=2)
+    greedy_decode(model, _SOURCE, 1, -1, max_length=1)  # builds the model
+    bias = model.final_layer.bias
+    bias.assign(ops.convert_to_tensor(np.eye(1, bias.shape[0], dtype="float32")[0] * 100.0))
+    decoded = greedy_decode(model, _SOURCE, 3, -1, max_length=4)
+    np.testing.assert_array_equal(decoded[0], [[3, 0, 0, 0, 0]])
+    block1 = decoded[1]["decoder_layer1_block1"]
+    np.testing.assert_array_equal(block1[0, :, :, 1:], 0.0)  # every query sees the start token only
+    _assert_same_decoding(decoded, _full_recompute_decode(model, _SOURCE, 3, -1, 4), "predicted padding")
 
 
 def test_greedy_decode_with_padding_start_id_follows_the_exact_length_loop():
     """start_id 0 is padding: the loop then runs on exact-length ids, like the tutorial."""
+    model = _random_model(seed=3)
+    decoded = greedy_decode(model, _SOURCE, 0, -1, max_length=3)
+    assert decoded[1]["decoder_layer2_block1"].shape == (1, 4, 3, 3)
+    # Position 0 sees no key and attends uniformly over the whole final input, later positions included.
+    np.testing.assert_allclose(decoded[1]["decoder_layer1_block1"][0, :, 0, :], 1.0 / 3, atol=1e-7)
+    _assert_same_decoding(decoded, _full_recompute_decode(model, _SOURCE, 0, -1, 3), "padding start_id")
+
+
+def test_greedy_decode_length_limits():
+    model = _random_model(pe_target=5)
+    ids, attention = greedy_decode(model, _SOURCE[0], 1, -1, max_length=0)
+    np.testing.assert_array_equal(ids, [[1]])
+    assert attention["decoder_layer2_block1"].shape == (1, 4, 0, 0)
+    assert attention["decoder_layer2_block2"].shape == (1, 4, 0, _SOURCE.shape[1])
+    assert greedy_decode(model, _SOURCE, 1, -1, max_length=5)[0].shape == (1, 6)  # all of pe_target
+    with pytest.raises(ValueError, match="maximum_position_encoding=5"):
+        greedy_decode(model, _SOURCE, 1, -1, max_length=6)
+
+
+def test_greedy_decode_leaves_the_saved_model_unchanged(tmp_path):
+    """Its compiled helpers ride on the model but are neither tracked nor saved; a reload decodes the same."""
     case, model = _ported("tutorial_greedy_decode")
-    encoder_input = case.inputs["encoder_input"]
-    ids, attention = greedy_decode(model, encoder_input, 0, -1, max_length=2)
-    expected = [0]
-    for _ in range(2):
-        logits = model.predict_on_batch((encoder_input, np.asarray([expected], "int32")))
-        expected.append(int(np.argmax(logits[0, -1])))
-    np.testing.assert_array_equal(_np(ids), [expected])
-    assert tuple(attention["decoder_layer2_block1"].shape) == (1, 4, 2, 2)
+    cfg = case.config
+    args = (case.inputs["encoder_input"], cfg["start_id"], cfg["end_id"], cfg["max_length"])
+    ids, attention = greedy_decode(model, *args)
+    assert len(model.weights) == len(case.weights)
+    path = tmp_path / "after_greedy.keras"
+    model.save(path)
+    with zipfile.ZipFile(path) as archive:
+        config = archive.read("config.json").decode()
+    assert "probe" not in config
+    loaded = keras.saving.load_model(path)
+    assert sorted(modern_variables(loaded)) == sorted(modern_variables(model))
+    assert loaded.get_config() == model.get_config()
+    reloaded_ids, reloaded_attention = greedy_decode(loaded, *args)
+    np.testing.assert_array_equal(reloaded_ids, ids)
+    for key, value in attention.items():
+        np.testing.assert_allclose(reloaded_attention[key], value, rtol=0, atol=1e-6, err_msg=key)
 
 
 # ---------------------------------------------------------------------------
