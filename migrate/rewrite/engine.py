@@ -174,16 +174,22 @@ class RewriteError(Exception):
     """A file could not be processed; the message says why and what to do."""
 
 
-def atomic_write(path: str, data: bytes, mode_from: str | None = None) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory."""
+def atomic_write(path: str, data: bytes, mode_from: str | None = None, durable: bool = True) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same directory.
+
+    ``durable``: flush the data to disk before the rename, so that a power cut cannot
+    leave an empty file in place of the user's source (an interrupted process never
+    can: the rename is atomic either way). Needed when ``path`` is the user's file.
+    """
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".migrate-tmp", dir=directory)
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+            if durable:
+                fh.flush()
+                os.fsync(fh.fileno())
         src_mode = mode_from if mode_from and os.path.exists(mode_from) else (path if os.path.exists(path) else None)
         if src_mode is not None:
             os.chmod(tmp, os.stat(src_mode).st_mode & 0o7777)
@@ -253,7 +259,8 @@ def _process(task: Task) -> FileResult:
             return FileResult(path, "failed", findings=findings, lines=lines,
                               error="file is read-only; make it writable or use -o/--output")
         try:
-            atomic_write(dest, new, mode_from=path)
+            # in place, the user's source is replaced: make it durable; a copy under -o need not be
+            atomic_write(dest, new, mode_from=path, durable=task.output is None)
         except OSError as exc:
             return FileResult(path, "failed", findings=findings, lines=lines,
                               error=f"cannot write {dest}: {exc.strerror or exc}")

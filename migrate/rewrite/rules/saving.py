@@ -14,6 +14,9 @@ import libcst as cst
 from migrate.rewrite.context import FileContext
 from migrate.rewrite.names import dotted_name
 
+#: files no Keras model.save writes: the receiver is something else (an array, a frame, a figure)
+NOT_MODEL_FILES = (".npy", ".npz", ".pt", ".pth", ".pkl", ".pickle", ".joblib", ".json", ".csv", ".txt",
+                   ".png", ".jpg", ".jpeg", ".pdf", ".svg", ".parquet", ".feather")
 PORT_HINT = "convert the legacy file with `migrate port OLD --to model.keras`"
 
 
@@ -73,9 +76,12 @@ def check(ctx: FileContext, qualified: str | None, original: cst.Call) -> None:
     elif method == "save" and ctx.enabled("KM502") and original.args:
         if receiver is not None and (receiver in ctx.checkpoint_names or receiver.endswith("manager")):
             return
+        owner = ctx.qualified(func)
+        if owner is not None and not owner.startswith(("keras.", "tensorflow.")):
+            return  # a module's own save function (numpy.save, torch.save, ...), not a Keras model
         path = _path_literal(original, "filepath")
         if path:
-            if path.endswith(".keras"):
+            if path.endswith(".keras") or path.endswith(NOT_MODEL_FILES):
                 return
             kind = "a legacy HDF5 model" if path.endswith((".h5", ".hdf5")) else "a SavedModel directory"
             ctx.report("KM502", original,

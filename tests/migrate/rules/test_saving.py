@@ -25,6 +25,16 @@ def test_noop_modern_paths():
     assert rw(src) == (src, [])
 
 
+def test_noop_other_libraries_save():
+    """Only a Keras model's save is about model files: numpy, torch, pandas and plots are left alone."""
+    src = ("import numpy as np\nimport torch\nfrom numpy import save\n"
+           "np.save('x.npy', a)\ntorch.save(state, 'm.pt')\nframe.save('table.csv')\nfig.save('plot.png')\n"
+           "np.savez('x.npz', a=a)\n")
+    assert rw(src) == (src, [])
+    _, findings = rw("import numpy as np\nmodel.save('model.h5')\n")
+    assert rules_of(findings, fixed=False) == {"KM502"}
+
+
 def test_alias_checkpoint_restore_chain():
     _, findings = rw("from tensorflow import train\nimport tensorflow as tf\n"
                      "tf.train.Checkpoint(model=m).restore(p)\n")
