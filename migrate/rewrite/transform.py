@@ -48,7 +48,7 @@ from migrate.rewrite.rules import (
     saving,
     training_calls,
 )
-from migrate.rewrite.walk import LEAF, NODE, SEQ, field_names, sort_of
+from migrate.rewrite.walk import FIELD_CACHE, LEAF, NODE, SEQ, SORT_CACHE, field_names, sort_of
 from migrate.rewrite.walk import LEAVES as _LEAVES
 
 TODO_PREFIX = "# TODO(migrate "
@@ -503,12 +503,14 @@ def drive(node: cst.CSTNode, visitor: LegacyTransformer):  # type: ignore[no-unt
     if not visitor.on_visit(node):
         return visitor.on_leave(node, node)
     kind = type(node)
-    names = field_names(kind)
+    names = FIELD_CACHE.get(kind) or field_names(kind)
     changes: dict[str, object] | None = None
     for name in names:
         value = getattr(node, name)
         vkind = type(value)
-        sort = sort_of(vkind)
+        sort = SORT_CACHE.get(vkind)  # the caches of walk.sort_of, read inline: this loop is the hot one
+        if sort is None:
+            sort = sort_of(vkind)
         if sort == LEAF:
             if vkind is cst.Name:
                 visitor.visit_Name(value)

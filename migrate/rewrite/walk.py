@@ -32,21 +32,21 @@ def _leaf_types() -> frozenset[type]:
 
 LEAVES = _leaf_types()
 LEAF, NODE, SEQ, OTHER = range(4)
-_FIELDS: dict[type, tuple[str, ...]] = {}
-_SORTS: dict[type, int] = {}  # isinstance on libcst's ABCs is slow: classify each type once
+FIELD_CACHE: dict[type, tuple[str, ...]] = {}
+SORT_CACHE: dict[type, int] = {}  # isinstance on libcst's ABCs is slow: classify each type once
 
 
 def field_names(kind: type) -> tuple[str, ...]:
     """The dataclass fields of a node type, in declaration order (cached)."""
-    names = _FIELDS.get(kind)
+    names = FIELD_CACHE.get(kind)
     if names is None:
-        names = _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(kind))
+        names = FIELD_CACHE[kind] = tuple(f.name for f in dataclasses.fields(kind))
     return names
 
 
 def sort_of(kind: type) -> int:
     """``LEAF``, ``NODE``, ``SEQ`` (tuple or list) or ``OTHER`` for the type of a field value (cached)."""
-    sort = _SORTS.get(kind)
+    sort = SORT_CACHE.get(kind)
     if sort is None:
         if kind in LEAVES:
             sort = LEAF
@@ -56,7 +56,7 @@ def sort_of(kind: type) -> int:
             sort = SEQ
         else:
             sort = OTHER
-        _SORTS[kind] = sort
+        SORT_CACHE[kind] = sort
     return sort
 
 
