@@ -83,6 +83,8 @@ class FileContext:
         #: the innermost statement being transformed that has a known line span (set by the transformer)
         self.current_stmt: cst.CSTNode | None = None
         self.default_indent = "    "  # the module's indentation unit (set by transform_module)
+        #: the file as reported (a notebook cell: ``nb.ipynb[cell 3]``; set by transform_module)
+        self.path = ""
 
     # -- findings -----------------------------------------------------------
     def enabled(self, rule: str) -> bool:

@@ -44,6 +44,7 @@ from migrate.rewrite.rules import (
     optimizer_defaults,
     optimizer_lr,
     positional_call_args,
+    register_serializable,
     relics,
     saving,
     training_calls,
@@ -156,7 +157,13 @@ class LegacyTransformer(cst.CSTTransformer):
     def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
         info = self.class_stack.pop()
         new = get_config.rewrite(self.ctx, info, original_node, updated_node)
-        return new if new is not None else updated_node
+        if new is not None:
+            updated_node = new
+        if not self.class_stack and self.func_depth == 0:  # module level: importable by name
+            new = register_serializable.rewrite(self.ctx, info, original_node, updated_node)
+            if new is not None:
+                updated_node = new
+        return updated_node
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.func_depth += 1
@@ -469,6 +476,7 @@ def transform_module(module: cst.Module, options: Options, path: str, *,
     table = imports_override if imports_override is not None else collect_imports(module)
     ctx = FileContext(options, table, source_text)
     ctx.default_indent = module.default_indent
+    ctx.path = path
     build_index(ctx, module)
     relevance = None
     if fast and source_text:

@@ -6,7 +6,8 @@ importing libcst. Rule ids are grouped by family:
 * ``KM1xx`` imports and namespaces (``keras.engine``, 2.2 submodules, ``tf.keras``)
 * ``KM2xx`` the Keras 2 backend (``K.*``) to ``keras.ops``
 * ``KM3xx`` layers and calls (positional ``training``/``mask``, ``add_weight``,
-  Keras 2.2 recurrent defaults, raw TF ops in functional code)
+  Keras 2.2 recurrent defaults, raw TF ops in functional code, ``get_config`` and
+  registration for saving)
 * ``KM4xx`` training (optimizer ``lr``/``decay``, ``fit_generator``, metrics,
   learning-rate schedules, removed ``compile``/``fit`` arguments)
 * ``KM5xx`` saving and checkpoints (always reported; weights go through ``migrate port``)
@@ -97,6 +98,9 @@ RULES: tuple[RuleInfo, ...] = (
              "weights=[...] on layers other than Embedding/Bidirectional reported (Keras 3 does not accept it)"),
     RuleInfo("KM311", "merge-layer", UNSAFE,
              "the Keras 1 Merge layer / merge() reported with its Keras 3 replacement for the mode"),
+    RuleInfo("KM312", "register-serializable", SAFE,
+             "module-level layers/models/schedules decorated with @keras.saving.register_keras_serializable("
+             "package=<file name>), so load_model finds them without custom_objects"),
     RuleInfo("KM401", "optimizer-lr-kwarg", SAFE,
              "optimizer `lr=` to `learning_rate=`; `decay=` to an exact InverseTimeDecay schedule"),
     RuleInfo("KM402", "optimizer-lr-attr", SAFE,

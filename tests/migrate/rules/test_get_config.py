@@ -1,5 +1,6 @@
 """KM309: get_config for layers, models and schedules (rules/get_config.py)."""
 
+import re
 import textwrap
 
 from tests.migrate.helpers import assert_fixed_point, rules_of, rw
@@ -33,7 +34,7 @@ def test_positive_verbatim_serialized_and_forwarded():
             }
     ''') in textwrap.dedent(code.split("return self.activation(x * self.factor)\n", 1)[1])
     assert '"name"' not in code  # forwarded to the base class, whose config has it
-    assert [(f.rule, f.fixed) for f in findings] == [("KM309", True)]
+    assert [(f.rule, f.fixed) for f in findings] == [("KM309", True), ("KM312", True)]
 
 
 def test_round_trip_on_keras3():
@@ -168,7 +169,8 @@ class NoamSchedule(tf.keras.optimizers.schedules.LearningRateSchedule):
 
 def _class(code: str, name: str) -> str:
     """The dedented body of class ``name`` in ``code``."""
-    return textwrap.dedent(code.split(f"class {name}(", 1)[1].split("\nclass ", 1)[0].split("\n", 1)[1])
+    rest = code.split(f"class {name}(", 1)[1]
+    return textwrap.dedent(re.split(r"\n(?=class |@)", rest, maxsplit=1)[0].split("\n", 1)[1])
 
 
 def test_tutorial_layer_without_kwargs_records_its_arguments():
