@@ -140,6 +140,14 @@ def module_custom_objects(factory: Callable[[], Any]) -> dict[str, Any]:
     }
 
 
+def unregistered_classes(custom_objects: dict[str, Any]) -> list[str]:
+    """Names of the classes ``load_model`` will not find by itself (no registration)."""
+    import keras
+
+    return sorted(name for name, cls in custom_objects.items()
+                  if keras.saving.get_registered_name(cls) == cls.__name__)
+
+
 def _call_factory(factory: Callable[[], Any], spec: str, what: str) -> Any:
     try:
         return factory()
@@ -239,9 +247,11 @@ def run_port(request: PortRequest, out: TextIO | None = None, err: TextIO | None
         if request.report is not None:
             write_report(request, source, plan, result)
         verified = f", verified max abs diff {result.verify_diff:.2e}" if result.verify_diff is not None else ""
-        if custom_objects:
-            print(f"note: {request.out} uses your classes {sorted(custom_objects)}; load it with "
-                  "custom_objects=... or decorate them with @keras.saving.register_keras_serializable()", file=out)
+        unregistered = unregistered_classes(custom_objects)
+        if unregistered:
+            print(f"note: {request.out} uses your classes {unregistered}, which are not registered; load it "
+                  "with custom_objects=... or decorate them with @keras.saving.register_keras_serializable() "
+                  "(`migrate rewrite` does: rule KM312)", file=out)
         print(
             f"ported {len(plan.assignments)} weights from {source.path} ({source.format}) to {request.out}"
             f"{verified}; dropped {len(plan.dropped)} optimizer/counter entries; {result.seconds:.1f} s",

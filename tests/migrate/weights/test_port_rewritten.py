@@ -39,11 +39,14 @@ def rewritten(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("keras22_classifier_weights.h5", ["--legacy", f"{LEGACY_CODE / 'classifier.py'}:build_model"]),
     ],
 )
-def test_classifier_checkpoints_into_the_rewritten_program(rewritten: Path, tmp_path: Path, source: str, extra: list[str]) -> None:
+def test_classifier_checkpoints_into_the_rewritten_program(rewritten: Path, tmp_path: Path, source: str, extra: list[str],
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
     out, report = tmp_path / "classifier.keras", tmp_path / "report.json"
     code = main(["port", str(LEGACY / source), "--to", str(out), "--model", f"{rewritten / 'classifier.py'}:build_model",
                  "--verify", "--report", str(report), *extra])
     assert code == 0
+    # The rewritten classes are registered (KM312): no custom_objects note.
+    assert "not registered" not in capsys.readouterr().out
     data = json.loads(report.read_text())
     assert data["verify_max_abs_diff"] <= 1e-5
     # By structure: the rewritten layers keep the legacy weight names.
@@ -77,3 +80,18 @@ def test_tutorial_checkpoint_into_the_rewritten_program(rewritten: Path, tmp_pat
     model = keras.saving.load_model(out, custom_objects=classes, safe_mode=True)
     logits, _ = model([np.ones((1, 4), "int32"), np.ones((1, 3), "int32")], training=False)
     assert np.asarray(logits).shape == (1, 3, 45)
+
+
+def test_unregistered_classes_are_named() -> None:
+    import keras
+
+    from migrate.weights.port import unregistered_classes
+
+    class Plain(keras.layers.Layer):
+        pass
+
+    @keras.saving.register_keras_serializable(package="test_port_rewritten")
+    class Registered(keras.layers.Layer):
+        pass
+
+    assert unregistered_classes({"Plain": Plain, "Registered": Registered}) == ["Plain"]
