@@ -11,6 +11,12 @@ Two pairs, each built at the same sizes in one process on this machine:
   tutorial's ``tf.function`` train step against
   ``modern.models.seq2seq.Seq2SeqTransformer`` compiled with the Noam schedule
   and the masked loss. Same sizes, independent random weights (timing only).
+  Its "greedy decode" phase times the tutorial's ``Translator`` loop on one
+  source sequence (``inp_len`` ids, ``max_length`` = the decoder length, an
+  end id that is never predicted so both sides decode the same number of
+  tokens): ``legacy_ref.tutorial.greedy_decode`` as run in 2021 (eager), the
+  same loop calling a ``tf.function`` of the model traced once, and
+  ``modern.models.seq2seq.greedy_decode`` (encoder once, key/value caches).
 
 Each timed function is called ``--warmup`` times first (tracing, XLA
 compilation and the first-call allocations are excluded), then ``--reps``
@@ -56,7 +62,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 EQUIVALENCE_ATOL = 1e-5
-GOAL_PHASES = ("inference", "train step")
+GOAL_PHASES = ("inference", "train step", "greedy decode")
 
 
 @dataclass
@@ -232,7 +238,7 @@ def bench_seq2seq(args: argparse.Namespace, log: Callable[[str], None]) -> list[
 
     from legacy_ref import tutorial
     from modern.losses import masked_accuracy, masked_sparse_categorical_crossentropy
-    from modern.models.seq2seq import Seq2SeqTransformer
+    from modern.models.seq2seq import Seq2SeqTransformer, _probes, greedy_decode
     from modern.schedules_noam import NoamSchedule
 
     sizes = dict(
@@ -267,9 +273,10 @@ def bench_seq2seq(args: argparse.Namespace, log: Callable[[str], None]) -> list[
         Row(name, "inference", "legacy", "tf.function(call)", lambda: legacy_call(inp64, tar_in64).numpy()),
         Row(name, "train step", "legacy", "tutorial tf.function train_step", lambda: train_step(inp64, tar64).numpy()),
     ]
+    models = {}
     for jit in args.jit_modes:
         keras.utils.set_random_seed(0)
-        model = Seq2SeqTransformer(**sizes)
+        model = models[jit] = Seq2SeqTransformer(**sizes)
         model((inp32, tar_in32), training=False)
         model.compile(
             optimizer=keras.optimizers.Adam(NoamSchedule(args.d_model), beta_1=0.9, beta_2=0.98, epsilon=1e-9),
@@ -282,6 +289,7 @@ def bench_seq2seq(args: argparse.Namespace, log: Callable[[str], None]) -> list[
                         lambda model=model: model.predict_on_batch((inp32, tar_in32))))
         rows.append(Row(name, "train step", "modern", f"train_on_batch {label}",
                         lambda model=model: model.train_on_batch((inp32, tar_in32), tar_out32)))
+    rows += greedy_decode_rows(args, rng, legacy, models, tutorial.greedy_decode, greedy_decode, _probes)
     if args.breakdown:
         tar_out64 = tar64[:, 1:]
         old = tutorial.Transformer(**sizes)
@@ -305,6 +313,63 @@ def bench_seq2seq(args: argparse.Namespace, log: Callable[[str], None]) -> list[
             lambda grads: new_optimizer.apply_gradients(zip(grads, new.trainable_variables)),
         )
         rows.append(matmul_floor_row(name, seq2seq_matmuls(args)))
+    return rows
+
+
+def greedy_decode_rows(args: argparse.Namespace, rng: Any, legacy: Any, models: dict[Any, Any],
+                       legacy_decode: Callable[..., Any], modern_decode: Callable[..., Any],
+                       probes: Callable[[Any], Any]) -> list[Row]:
+    """Rows timing the tutorial's greedy ``Translator`` loop on one source sequence (batch 1).
+
+    ``max_length`` is the decoder length of the other seq2seq phases and the
+    end id (-1) is never predicted, so every call decodes exactly that many
+    tokens on both sides (checked before timing), whatever the random
+    weights predict. ``models`` maps each jit setting to a modern model; its
+    decoding probes get that ``jit_compile`` (``"auto"`` leaves Keras'
+    choice, which is what ``greedy_decode`` runs with).
+    """
+    import numpy as np
+    import tensorflow as tf
+
+    start_id, end_id, max_length = 1, -1, args.tar_len
+    source = rng.integers(1, args.s2s_vocab, size=(1, args.inp_len))
+    source64, source32 = tf.constant(source, tf.int64), source.astype("int32")
+    # One trace for every length: the decoder input grows by one id per step.
+    call = tf.function(
+        lambda inp, tar: legacy([inp, tar], training=False),
+        input_signature=[tf.TensorSpec((1, None), tf.int64), tf.TensorSpec((1, None), tf.int64)],
+    )
+
+    def legacy_traced() -> Any:
+        # legacy_ref.tutorial.greedy_decode's loop, unchanged but for the compiled model call.
+        output = tf.constant([[start_id]], tf.int64)
+        for _ in range(max_length):
+            predictions, _ = call(source64, output)
+            predicted = tf.argmax(predictions[:, -1:, :], axis=-1)
+            output = tf.concat([output, predicted], axis=1)
+            if int(predicted[0, 0]) == end_id:
+                break
+        _, attention = call(source64, output[:, :-1])
+        return output, attention
+
+    name, phase = "seq2seq", "greedy decode"
+    rows = [
+        Row(name, phase, "legacy", "tutorial.greedy_decode (eager)",
+            lambda: legacy_decode(legacy, source64, start_id, end_id, max_length=max_length)),
+        Row(name, phase, "legacy", "same loop, tf.function(call) traced once", legacy_traced),
+    ]
+    for jit, model in models.items():
+        model_probes = probes(model)
+        if jit != "auto":
+            model_probes.encode.jit_compile = model_probes.step.jit_compile = jit
+        label = _jit_label(jit, model_probes.step.jit_compile)
+        rows.append(Row(name, phase, "modern", f"greedy_decode (cached) {label}",
+                        lambda model=model: modern_decode(model, source32, start_id, end_id, max_length=max_length)))
+    for row in rows:
+        ids = np.asarray(row.fn()[0])
+        if ids.shape != (1, max_length + 1):
+            raise SystemExit(f"seq2seq greedy decode [{row.variant}]: ids of shape {ids.shape}, expected "
+                             f"(1, {max_length + 1}); refusing to compare timings")
     return rows
 
 
@@ -412,10 +477,10 @@ def seq2seq_matmuls(args: argparse.Namespace) -> list[tuple[tuple[int, ...], tup
 
 def print_report(rows: list[Row], goal: float, out: Callable[[str], None] = print) -> None:
     out("")
-    out(f"{'model':<11} {'phase':<11} {'side':<7} {'variant':<44} {'median ms':>10} {'min ms':>9}")
-    out("-" * 96)
+    out(f"{'model':<11} {'phase':<13} {'side':<7} {'variant':<44} {'median ms':>10} {'min ms':>9}")
+    out("-" * 98)
     for row in rows:
-        out(f"{row.model:<11} {row.phase:<11} {row.side:<7} {row.variant:<44} "
+        out(f"{row.model:<11} {row.phase:<13} {row.side:<7} {row.variant:<44} "
             f"{row.timing.ms:>10.2f} {row.timing.min_s * 1e3:>9.2f}")
     out("")
     out(f"timing: median (and min) of {rows[0].timing.reps if rows else 0} round-robin repetitions per row.")

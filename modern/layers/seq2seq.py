@@ -153,8 +153,8 @@ def cached_causal_padding_mask(token_ids, position, pad_id=0):
         pad_id: the padding id.
 
     Returns:
-        bool tensor ``(batch, 1, cache_len)``, broadcastable to the
-        ``(batch, 1, cache_len)`` attention logits of a one-token query.
+        bool tensor ``(batch, 1, cache_len)``: the ``attention_mask`` of a
+        one-token query over the cache.
     """
     keep = padding_mask(token_ids, pad_id)
     slots = ops.arange(ops.shape(keep)[-1], dtype="int32")

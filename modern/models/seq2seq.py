@@ -200,6 +200,8 @@ class _DecodeProbe(keras.Model):
     def __init__(self, transformer):
         super().__init__(name="greedy_decode_probe")
         self.transformer = transformer
+        # No state of its own: built, so that Keras does not run it once eagerly to build it.
+        self.built = True
 
     def call(self, inputs, training=False):
         inp, tar = inputs
@@ -218,6 +220,8 @@ class _EncodeProbe(keras.Model):
     def __init__(self, transformer):
         super().__init__(name="greedy_decode_encode_probe")
         self.transformer = transformer
+        # No state of its own: built, so that Keras does not run it once eagerly to build it.
+        self.built = True
 
     def call(self, inp, training=False):
         encoded = self.transformer.encode(inp, training=False)
@@ -247,6 +251,8 @@ class _DecodeStepProbe(keras.Model):
     def __init__(self, transformer):
         super().__init__(name="greedy_decode_step_probe")
         self.transformer = transformer
+        # No state of its own: built, so that Keras does not run it once eagerly to build it.
+        self.built = True
 
     def call(self, inputs, training=False):
         position = inputs["position"][0]
