@@ -228,43 +228,92 @@ class _EncodeProbe(keras.Model):
         return self.transformer.decoder.cross_attention_caches(encoded)
 
 
-class _DecodeStepProbe(keras.Model):
-    """One cached decoding step: the new token in, its logits, updated caches and attention rows out.
+class _DecodeLoopProbe(keras.Model):
+    """The whole cached greedy loop in one call: ``keras.ops.while_loop`` over decoding steps.
 
-    Every input has a shape fixed for the whole loop (the caches and the ids
-    so far are ``max_length`` long, the position is a tensor), so
-    ``predict_on_batch`` traces the step once per decoding length and reuses
-    it at every position.
+    One ``predict_on_batch`` runs every step (:meth:`TransformerDecoder.decode_step`)
+    inside the compiled call, so the per-step costs of a Python loop (a
+    ``predict_on_batch`` per token, the caches' round trips through NumPy)
+    are paid once. The loop variables are the step index, the ids buffer,
+    every block's self-attention key/value caches, every block's attention
+    rows (written with ``keras.ops.slice_update``, one query row per step)
+    and a ``done`` flag, set by the step that predicts ``end_id``.
 
     Call arguments:
-        inputs: a dict with ``token`` ``(1, 1)`` and ``position`` ``(1,)``
-            int32, ``target_ids`` ``(1, max_length)`` (the ids so far, zeros
-            after ``position``), ``encoder_input`` ``(1, inp_len)``,
-            ``self_attention_caches`` and ``cross_attention_caches`` (one
-            ``(key, value)`` pair per decoder block).
+        inputs: a dict with ``ids`` ``(1, max_length + 1)`` int32 (the start
+            id first, zeros after it), ``end_id`` ``(1,)`` int32,
+            ``encoder_input`` ``(1, inp_len)`` and ``cross_attention_caches``
+            (:class:`_EncodeProbe`'s output).
 
     Returns:
-        ``(logits (1, target_vocab_size), self_attention_caches,
-        attention_weights)`` with one query row per block and key.
+        ``(ids (1, max_length + 1), steps (1,), attention_weights)``: the ids
+        after ``steps`` predictions (zeros after them), and by the keys of
+        :meth:`TransformerDecoder.call` the rows of every step, padded to
+        ``decoder_layer{i}_block1`` ``(1, heads, max_length, max_length)``
+        and ``decoder_layer{i}_block2`` ``(1, heads, max_length, inp_len)``
+        (rows and columns from ``steps`` on are zeros).
     """
 
     def __init__(self, transformer):
-        super().__init__(name="greedy_decode_step_probe")
+        super().__init__(name="greedy_decode_loop_probe")
         self.transformer = transformer
         # No state of its own: built, so that Keras does not run it once eagerly to build it.
         self.built = True
 
     def call(self, inputs, training=False):
-        position = inputs["position"][0]
-        decoded, caches, attention_weights = self.transformer.decoder.decode_step(
-            inputs["token"],
-            position,
-            inputs["self_attention_caches"],
-            inputs["cross_attention_caches"],
-            self_attention_mask=cached_causal_padding_mask(inputs["target_ids"], position),
-            cross_attention_mask=padding_mask(inputs["encoder_input"]),
+        decoder = self.transformer.decoder
+        ids, encoder_input = inputs["ids"], inputs["encoder_input"]
+        end_id = ops.reshape(ops.cast(inputs["end_id"], "int32"), ())
+        cross_caches = inputs["cross_attention_caches"]
+        cross_mask = padding_mask(encoder_input)
+        # Static ints where the shapes are known, tensors where a retraced graph left them open.
+        max_length = ops.shape(ids)[1] - 1
+        inp_len = ops.shape(encoder_input)[1]
+        heads = decoder.num_heads
+        dtype = decoder.compute_dtype
+        cache_shape = (1, max_length, heads, decoder.d_model // heads)
+        self_caches = tuple((ops.zeros(cache_shape, dtype), ops.zeros(cache_shape, dtype)) for _ in cross_caches)
+        block1 = tuple(ops.zeros((1, heads, max_length, max_length), dtype) for _ in cross_caches)
+        block2 = tuple(ops.zeros((1, heads, max_length, inp_len), dtype) for _ in cross_caches)
+        zero = ops.zeros((), "int32")
+
+        def cond(step, ids, done, self_caches, block1, block2):
+            return ops.logical_and(ops.less(step, max_length), ops.logical_not(done))
+
+        def body(step, ids, done, self_caches, block1, block2):
+            token = ops.take(ids, ops.reshape(step, (1,)), axis=1)
+            # The ids so far at their positions; those after `step` are masked as future positions anyway.
+            target_ids = ids[:, :-1]
+            decoded, caches, attention = decoder.decode_step(
+                token,
+                step,
+                list(self_caches),
+                cross_caches,
+                self_attention_mask=cached_causal_padding_mask(target_ids, step),
+                cross_attention_mask=cross_mask,
+            )
+            logits = self.transformer.final_layer(decoded)[0, 0, :]
+            predicted = ops.cast(ops.argmax(logits), "int32")
+            ids = ops.slice_update(ids, ops.stack([zero, step + 1]), ops.reshape(predicted, (1, 1)))
+            row = ops.stack([zero, zero, step, zero])
+            block1 = tuple(
+                ops.slice_update(buffer, row, ops.cast(attention[f"decoder_layer{i}_block1"], dtype))
+                for i, buffer in enumerate(block1, start=1)
+            )
+            block2 = tuple(
+                ops.slice_update(buffer, row, ops.cast(attention[f"decoder_layer{i}_block2"], dtype))
+                for i, buffer in enumerate(block2, start=1)
+            )
+            return step + 1, ids, ops.equal(predicted, end_id), tuple(tuple(c) for c in caches), block1, block2
+
+        step, ids, _, _, block1, block2 = ops.while_loop(
+            cond, body, (zero, ops.cast(ids, "int32"), ops.convert_to_tensor(False), self_caches, block1, block2)
         )
-        return self.transformer.final_layer(decoded)[:, 0, :], caches, attention_weights
+        attention_weights = {}
+        for i, (rows1, rows2) in enumerate(zip(block1, block2), start=1):
+            attention_weights[f"decoder_layer{i}_block1"] = rows1
+            attention_weights[f"decoder_layer{i}_block2"] = rows2
+        return ids, ops.reshape(step, (1,)), attention_weights
 
 
 class _ProbeHolder:
@@ -279,7 +328,8 @@ class _ProbeHolder:
     def __init__(self, model):
         self.full = _DecodeProbe(model)
         self.encode = _EncodeProbe(model)
-        self.step = _DecodeStepProbe(model)
+        # The cached decoding, every step in one call.
+        self.step = _DecodeLoopProbe(model)
 
 
 def _probes(model):
@@ -311,8 +361,9 @@ def greedy_decode(model, encoder_input, start_id, end_id, max_length=20):
     tutorial's causal decoder depends on positions ``<= i`` only: logits and
     attention weights equal the tutorial's up to float rounding. Row ``j`` of
     the returned attention weights is the one computed at step ``j``, which
-    replaces the tutorial's extra final call. Every step has the same shapes
-    and runs compiled (``predict_on_batch``: one trace for the whole loop).
+    replaces the tutorial's extra final call. The steps run in one compiled
+    call (``keras.ops.while_loop`` inside one ``predict_on_batch``; one trace
+    per decoding length), after one call for the encoder.
 
     When ``start_id`` is the padding id 0, the first position has no visible
     key and the tutorial spreads its attention uniformly over *every*
@@ -363,48 +414,44 @@ def greedy_decode(model, encoder_input, start_id, end_id, max_length=20):
 
 
 def _decode_cached(model, probes, encoder_input, start_id, end_id, max_length):
-    """:func:`greedy_decode` with key/value caches (``start_id`` is not padding)."""
+    """:func:`greedy_decode` with key/value caches (``start_id`` is not padding): the whole loop in one call."""
     cross_caches = probes.encode.predict_on_batch(encoder_input)
-    decoder = model.decoder
-    heads = decoder.num_heads
-    dtype = np.asarray(cross_caches[0][0]).dtype if cross_caches else np.dtype(decoder.compute_dtype)
-    cache_shape = (1, max_length, heads, decoder.d_model // heads)
-    self_caches = [(np.zeros(cache_shape, dtype), np.zeros(cache_shape, dtype)) for _ in cross_caches]
-    # The ids so far at their positions; the zeros after the current one are
-    # masked as future positions anyway.
-    target_ids = np.zeros((1, max_length), "int32")
-    output = [start_id]
-    rows = {}
-    for position in range(max_length):
-        target_ids[0, position] = output[-1]
-        logits, self_caches, attention = probes.step.predict_on_batch(
-            {
-                "token": target_ids[:, position : position + 1],
-                "position": np.asarray([position], "int32"),
-                "target_ids": target_ids,
-                "encoder_input": encoder_input,
-                "self_attention_caches": self_caches,
-                "cross_attention_caches": cross_caches,
-            }
-        )
-        for key, row in attention.items():
-            rows.setdefault(key, []).append(np.asarray(row))
-        predicted = int(np.argmax(logits[0]))
-        output.append(predicted)
-        if predicted == end_id:
-            break
-
-    n = len(output) - 1
+    if max_length == 0:
+        # No step: nothing to run (and a loop body over zero-length caches cannot even be traced on jax).
+        dtype = np.asarray(cross_caches[0][0]).dtype if cross_caches else np.dtype(model.decoder.compute_dtype)
+        heads = model.decoder.num_heads
+        attention_weights = {}
+        for i in range(1, model.decoder.num_layers + 1):
+            attention_weights[f"decoder_layer{i}_block1"] = np.zeros((1, heads, 0, 0), dtype)
+            attention_weights[f"decoder_layer{i}_block2"] = np.zeros((1, heads, 0, encoder_input.shape[1]), dtype)
+        return np.asarray([[start_id]], dtype="int32"), attention_weights
+    ids = np.zeros((1, max_length + 1), "int32")
+    ids[0, 0] = start_id
+    ids, steps, attention = probes.step.predict_on_batch(
+        {
+            "ids": ids,
+            "end_id": np.asarray([_end_id(end_id, model.final_layer.units)], "int32"),
+            "encoder_input": encoder_input,
+            "cross_attention_caches": cross_caches,
+        }
+    )
+    n = int(np.asarray(steps).reshape(-1)[0])
     attention_weights = {}
-    for i in range(1, decoder.num_layers + 1):
+    for i in range(1, model.decoder.num_layers + 1):
         for block, keys in (("block1", n), ("block2", encoder_input.shape[1])):
             key = f"decoder_layer{i}_{block}"
-            if n:
-                # Each step's (1, heads, 1, keys) row, stacked along the query axis.
-                attention_weights[key] = np.concatenate(rows[key], axis=2)[..., :keys]
-            else:
-                attention_weights[key] = np.zeros((1, heads, 0, keys), dtype)
-    return np.asarray([output], dtype="int32"), attention_weights
+            attention_weights[key] = np.asarray(attention[key])[:, :, :n, :keys]
+    return np.asarray(ids, dtype="int32")[:, : n + 1], attention_weights
+
+
+def _end_id(end_id, vocab_size):
+    """``end_id`` as an int32 the loop compares predictions to: -1 when no prediction can equal it."""
+    try:
+        value = int(end_id)
+    except (TypeError, ValueError):
+        return -1
+    # A prediction is an int in [0, vocab_size); anything else (None, 2.5, a huge int) never stops the loop.
+    return value if value == end_id and 0 <= value < vocab_size else -1
 
 
 def _decode_exact_length(probe, encoder_input, start_id, end_id, max_length):
