@@ -314,7 +314,7 @@ def test_splicing_is_used_and_exact() -> None:
         module = cst.parse_module(text)
         relevance = Relevance(text, ["K"], statement_spans(module, parse_ast(text)))
         verbatim = relevance.verbatim(module)
-        lines = [n for n in _all_lines(module)]
+        lines = _all_lines(module)
         assert len(verbatim) == len(lines), path
         assert render(module, module, verbatim) == module.code == text
     text = SPLICE.lstrip("\n")
