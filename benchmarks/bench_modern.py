@@ -211,7 +211,7 @@ def bench_classifier(args: argparse.Namespace, log: Callable[[str], None]) -> li
             new.trainable_variables,
             lambda grads: new_optimizer.apply_gradients(zip(grads, new.trainable_variables)),
         )
-        rows.append(matmul_floor_row(name, classifier_matmuls(args)))
+    rows += matmul_floor_rows(name, classifier_matmuls(args))
     return rows
 
 
@@ -312,7 +312,7 @@ def bench_seq2seq(args: argparse.Namespace, log: Callable[[str], None]) -> list[
             new.trainable_variables,
             lambda grads: new_optimizer.apply_gradients(zip(grads, new.trainable_variables)),
         )
-        rows.append(matmul_floor_row(name, seq2seq_matmuls(args)))
+    rows += matmul_floor_rows(name, seq2seq_matmuls(args))
     return rows
 
 
@@ -415,24 +415,41 @@ def breakdown_rows(model_name: str, side: str, forward: Callable[[], Any], loss_
     ]
 
 
-def matmul_floor_row(model_name: str, shapes: list[tuple[tuple[int, ...], tuple[int, ...]]]) -> Row:
-    """A row timing only the forward pass's matrix products (same shapes, random data, one ``tf.function``).
+def matmul_floor_rows(model_name: str, shapes: list[tuple[tuple[int, ...], tuple[int, ...]]]) -> list[Row]:
+    """Rows timing only the matrix products of the model (same shapes, random data, one ``tf.function`` each).
 
-    Everything else a forward pass does (bias, activations, softmax,
-    normalisation, dropout, reshapes) is left out, so this is a floor for the
-    forward time on this machine at this moment; it is timed round-robin with
-    the model rows.
+    The "inference" floor runs the forward pass's products ``A @ B``; the
+    "train step" floor adds, for each, the two products of its gradients
+    (``G @ B^T`` and ``A^T @ G``, with ``G`` shaped like ``A @ B``), which
+    backpropagation computes. Everything else (bias, activations, softmax,
+    normalisation, dropout, the loss, the optimizer, reshapes) is left out,
+    so on this machine at this moment no implementation that computes every
+    product of the legacy model, with these float32 kernels, can be faster:
+    ``fastest legacy / floor`` is the ceiling of the speed-up ratio. The rows
+    are timed round-robin with the model rows.
     """
     import tensorflow as tf
 
     operands = [(tf.random.uniform(a), tf.random.uniform(b)) for a, b in shapes]
+    upstream = [tf.random.uniform(a[:-1] + b[-1:]) for a, b in shapes]
     flops = sum(2 * _prod(a) * b[-1] for a, b in shapes)
 
     @tf.function
-    def products() -> list[Any]:
+    def forward() -> list[Any]:
         return [tf.matmul(a, b) for a, b in operands]
 
-    return Row(model_name, "forward", "floor", f"matmuls only ({flops / 1e9:.2f} GFLOP)", products)
+    @tf.function
+    def forward_and_backward() -> list[Any]:
+        products = []
+        for (a, b), g in zip(operands, upstream):
+            products += [tf.matmul(a, b), tf.matmul(g, b, transpose_b=True), tf.matmul(a, g, transpose_a=True)]
+        return products
+
+    return [
+        Row(model_name, "inference", "floor", f"matmuls only ({flops / 1e9:.3g} GFLOP)", forward),
+        Row(model_name, "train step", "floor", f"matmuls only, fwd+bwd ({3 * flops / 1e9:.3g} GFLOP)",
+            forward_and_backward),
+    ]
 
 
 def _prod(shape: tuple[int, ...]) -> int:
@@ -502,6 +519,12 @@ def print_report(rows: list[Row], goal: float, out: Callable[[str], None] = prin
             ratio = best_legacy.timing.median_s / row.timing.median_s
             out(f"RATIO {model} {phase}: {ratio:.2f}x  modern [{row.variant}] vs legacy [{best_legacy.variant}]"
                 f"  (on min times: {fastest_legacy_min / row.timing.min_s:.2f}x)")
+        floor = next((r for r in group if r.side == "floor"), None)
+        if floor is not None:
+            out(f"CEILING {model} {phase}: {best_legacy.timing.median_s / floor.timing.median_s:.2f}x "
+                f"(on min times {fastest_legacy_min / floor.timing.min_s:.2f}x) = fastest legacy / its matrix "
+                f"products alone [{floor.variant}]: the most any float32 implementation computing every product "
+                "of the legacy model could reach here")
         if phase not in GOAL_PHASES:
             continue
         best_ratio = best_legacy.timing.median_s / best_modern.timing.median_s

@@ -17,6 +17,7 @@ import math
 import keras
 from keras import ops
 
+from modern.layers._attention_kernel import dot_product_attention
 from modern.layers._weight_options import weight_options, weight_options_config
 
 # The legacy layers' penalty for masked and future keys.
@@ -96,9 +97,7 @@ def legacy_attention(query, key, value, bias=None, return_attention_scores=False
     if not return_attention_scores and same_depth:
         # Fused path. Some backends (jax) require value and key depths to
         # agree; the explicit path below covers the other case.
-        if bias is not None:
-            bias = ops.cast(bias, query.dtype)
-        return ops.dot_product_attention(query, key, value, bias=bias, scale=1.0 / math.sqrt(head_dim))
+        return dot_product_attention(query, key, value, bias=bias, scale=1.0 / math.sqrt(head_dim))
     # The legacy layer divides by sqrt(float(d)); do the same, not a multiply.
     logits = ops.einsum("bthd,bshd->bhts", query, key) / ops.sqrt(ops.cast(head_dim, query.dtype))
     if bias is not None:
@@ -226,7 +225,8 @@ class ActivatedMultiHeadAttention(_LegacyMaskedAttention):
 
     The attention itself runs through ``keras.ops.dot_product_attention``
     (layout ``(batch, seq, heads, head_dim)``, the masks as its additive
-    ``bias``), so fused kernels are used where the backend has them; with
+    ``bias``), so fused kernels are used where the backend has them (on
+    TensorFlow, which has none, batched ``matmul``, the faster form there); with
     ``return_attention_scores=True`` the weights are computed explicitly.
 
     Weights (created in ``build``, paths relative to the layer). Each

@@ -42,6 +42,8 @@ import keras
 import numpy as np
 from keras import ops
 
+from modern.layers._attention_kernel import dot_product_attention
+
 __all__ = [
     "AdditiveMaskMultiHeadAttention",
     "TransformerDecoder",
@@ -220,7 +222,9 @@ def scaled_dot_product_attention(
 
     Without ``return_attention_scores`` the computation goes through
     ``keras.ops.dot_product_attention`` (fused kernels where the backend has
-    them) with the mask passed as an additive ``bias``; with it, the scores
+    them; batched ``matmul`` on TensorFlow, which has none, see
+    :mod:`modern.layers._attention_kernel`) with the mask passed as an
+    additive ``bias``; with it, the scores
     are computed explicitly in the tutorial's order of operations.
 
     Args:
@@ -246,7 +250,7 @@ def scaled_dot_product_attention(
     bias = None if attention_mask is None else _additive_bias(attention_mask, query.dtype)
     # jax's fused kernel needs depth_v == depth; other shapes take the explicit path.
     if not return_attention_scores and value.shape[-1] == depth:
-        return ops.dot_product_attention(
+        return dot_product_attention(
             query, key, value, bias=bias, scale=1.0 / math.sqrt(depth), flash_attention=flash_attention
         )
     # Same order as the tutorial: matmul, divide by sqrt(depth), add the mask.
