@@ -53,3 +53,92 @@ def dot_product_attention(query, key, value, bias=None, scale=1.0, flash_attenti
     probs_dtype = keras.backend.result_type(logits.dtype, "float32")
     weights = ops.cast(ops.softmax(ops.cast(logits, probs_dtype), axis=-1), value.dtype)
     return ops.transpose(ops.matmul(weights, ops.transpose(value, heads_first)), heads_first)
+
+
+class FlatMatmulEinsumDense(keras.layers.EinsumDense):
+    """``EinsumDense`` whose tensordot-shaped equations run as one 2-D ``matmul`` on TensorFlow.
+
+    ``keras.layers.MultiHeadAttention`` projects with ``EinsumDense``
+    equations such as ``abc,cde->abde`` (to heads) and ``abcd,cde->abe``
+    (back). On TensorFlow, ``tf.einsum`` runs these as a batch of small
+    ``BatchMatMulV2`` products with the kernel broadcast over the batch, and
+    its gradients as ``_MklEinsum``; the legacy layers ran the same
+    arithmetic as one ``(tokens, d) x (d, d)`` ``MatMul``, which is faster
+    (forward and backward). This subclass does that: it flattens the free
+    input axes and the contracted axes, multiplies, and restores the shape.
+    Other equations, other backends (whose einsum is already a single
+    product) and quantized layers (dispatched by Keras to ``quantized_call``)
+    keep ``EinsumDense``'s own path. Variables, names and config are
+    ``EinsumDense``'s, so weights and ``.keras`` files are unchanged.
+    """
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._tensordot_split = _tensordot_split(self.equation)
+
+    def call(self, inputs, training=None):
+        split = getattr(self, "_tensordot_split", None)
+        if split is None or keras.backend.backend() != "tensorflow":
+            return super().call(inputs, training=training)
+        free, contracted = split
+        kernel = self.kernel
+        contracted_size = 1
+        for dim in kernel.shape[:contracted]:
+            contracted_size *= dim
+        new_dims = tuple(kernel.shape[contracted:])
+        new_size = 1
+        for dim in new_dims:
+            new_size *= dim
+        free_shape = [ops.shape(inputs)[axis] for axis in range(free)]
+        flat = ops.matmul(
+            ops.reshape(inputs, (-1, contracted_size)), ops.reshape(kernel, (contracted_size, new_size))
+        )
+        x = ops.reshape(flat, (*free_shape, *new_dims))
+        if self.bias is not None:
+            x = ops.add(x, self.bias)
+        if self.activation is not None:
+            x = self.activation(x)
+        return x
+
+
+def _tensordot_split(equation):
+    """``(free, contracted)`` axis counts if ``equation`` is a plain tensordot, else ``None``.
+
+    A plain tensordot ``<free><contracted>,<contracted><new>-><free><new>``
+    contracts the input's trailing axes with the kernel's leading ones, in
+    order, and keeps every other axis in place (no ellipsis, no repeats).
+    """
+    try:
+        operands, output = equation.replace(" ", "").split("->")
+        inputs, kernel = operands.split(",")
+    except ValueError:
+        return None
+    if "." in equation or len(set(inputs + kernel)) != len(inputs + kernel) - len(set(inputs) & set(kernel)):
+        return None
+    contracted = [axis for axis in inputs if axis in kernel and axis not in output]
+    count = len(contracted)
+    if not count or inputs[len(inputs) - count:] != "".join(contracted) or kernel[:count] != "".join(contracted):
+        return None
+    free = inputs[: len(inputs) - count]
+    if output != free + kernel[count:]:
+        return None
+    return len(free), count
+
+
+def use_flat_matmul_projections(attention_layer):
+    """Switch a built ``keras.layers.MultiHeadAttention``'s projections to :class:`FlatMatmulEinsumDense`.
+
+    Keras builds the projections as plain ``EinsumDense`` inside
+    ``MultiHeadAttention.build`` with no hook to choose the class; the
+    subclass adds no state (only ``call`` differs), so changing the class of
+    the built sublayers keeps their variables, names and tracking as they are.
+    """
+    for sublayer in (
+        attention_layer._query_dense,
+        attention_layer._key_dense,
+        attention_layer._value_dense,
+        attention_layer._output_dense,
+    ):
+        if type(sublayer) is keras.layers.EinsumDense:
+            sublayer.__class__ = FlatMatmulEinsumDense
+            sublayer._tensordot_split = _tensordot_split(sublayer.equation)
