@@ -35,6 +35,12 @@ printed: on a CPU-only TensorFlow it is ``False``), ``True`` (XLA) and
 the forward pass, forward + backward, the optimizer update and the whole step
 (TensorFlow backend only), to show where a step's time goes.
 
+Every run also times each model's matrix products alone (``floor`` rows: the
+forward products for inference, plus their two gradient products for the
+train step) and prints ``CEILING`` lines, ``fastest legacy / floor``: the
+largest ratio any float32 implementation computing every product of the
+legacy model could reach on this machine.
+
 The modern side follows ``KERAS_BACKEND`` (``KERAS_BACKEND=jax python
 benchmarks/bench_modern.py``); the legacy side always runs on tf_keras.
 
