@@ -40,6 +40,25 @@ def masked_sparse_categorical_crossentropy(real, pred):
     return ops.divide(ops.sum(ops.multiply(per_token, mask)), ops.sum(mask))
 
 
+def _first_argmax(pred):
+    """Index of the largest entry along the last axis, the lowest index among ties, as int32.
+
+    On TensorFlow this is ``top_k(k=1)``, which returns what the tutorial's
+    ``tf.argmax`` returns (``-0.0`` equal to ``0.0``, lowest index among
+    equal values) in one pass. ``keras.ops.argmax`` there first rewrites
+    every ``-0.0`` to order it below ``0.0``: four extra passes over the
+    logits (13.5 ms against 4.2 ms for ``top_k`` on the benchmark's
+    ``(32, 38, 8000)`` logits, about a tenth of its training step). Other
+    backends keep
+    ``keras.ops.argmax``: torch's ``topk`` does not promise the lowest index
+    among ties.
+    """
+    if keras.backend.backend() == "tensorflow":
+        _, indices = ops.top_k(pred, k=1, sorted=False)
+        return ops.cast(indices[..., 0], "int32")
+    return ops.cast(ops.argmax(pred, axis=-1), "int32")
+
+
 @keras.saving.register_keras_serializable(package="modern")
 def masked_accuracy(real, pred):
     """Fraction of non-padding positions where ``argmax(pred) == real``.
@@ -52,6 +71,6 @@ def masked_accuracy(real, pred):
         float32 scalar in ``[0, 1]``.
     """
     real, mask = _real_and_mask(real)
-    predicted = ops.cast(ops.argmax(pred, axis=-1), "int32")
+    predicted = _first_argmax(pred)
     hits = ops.cast(ops.logical_and(mask, ops.equal(real, predicted)), "float32")
     return ops.divide(ops.sum(hits), ops.sum(ops.cast(mask, "float32")))

@@ -289,6 +289,27 @@ def test_masked_loss_and_accuracy_match_numpy():
         assert keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(fn)) is fn
 
 
+def test_masked_accuracy_breaks_ties_like_the_tutorials_argmax():
+    # The tutorial's tf.argmax keeps the lowest index among equal maxima.
+    real = np.array([[2, 1, 3]], dtype="int64")
+    pred = np.zeros((1, 3, 5), dtype="float32")
+    pred[0, 0, [2, 4]] = 1.0  # tie: index 2 wins -> hit
+    pred[0, 1, [0, 1]] = 1.0  # tie: index 0 wins -> miss
+    pred[0, 2, 3] = 2.0  # plain maximum -> hit
+    assert float(_np(masked_accuracy(real, pred))) == pytest.approx(2 / 3)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the -0.0 ordering of tf.argmax (TensorFlow path)")
+def test_masked_accuracy_orders_negative_zero_like_tf_argmax():
+    # tf.argmax compares -0.0 equal to 0.0 (keras.ops.argmax orders it below).
+    real = np.array([[1, 1]], dtype="int64")
+    pred = np.full((1, 2, 5), -1.0, dtype="float32")
+    pred[0, :, 1] = -0.0
+    pred[0, :, 3] = 0.0
+    assert pred[0].argmax(-1).tolist() == [1, 1]
+    assert float(_np(masked_accuracy(real, pred))) == 1.0
+
+
 # ---------------------------------------------------------------------------
 # Training parity
 # ---------------------------------------------------------------------------
