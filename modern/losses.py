@@ -47,10 +47,11 @@ def _first_argmax(pred):
     ``tf.argmax`` returns (``-0.0`` equal to ``0.0``, lowest index among
     equal values) in one pass. ``keras.ops.argmax`` there first rewrites
     every ``-0.0`` to order it below ``0.0``: four extra passes over the
-    logits (13.5 ms against 4.2 ms for ``top_k`` on the benchmark's
-    ``(32, 38, 8000)`` logits alone; a ``train_on_batch`` with this metric
-    went from 97.7 to 94.7 ms, as the metric partly overlaps the backward
-    pass on a second core). Other backends keep
+    logits (8.6 ms against 4.4 ms for ``top_k`` on the benchmark's
+    ``(32, 38, 8000)`` logits alone; a seq2seq ``train_on_batch`` with this
+    metric went from 96.8 to 94.7 ms, as the metric partly overlaps the
+    backward pass on a second core; ``benchmarks/ab_modern_parts.py``).
+    Other backends keep
     ``keras.ops.argmax``: torch's ``topk`` does not promise the lowest index
     among ties.
     """

@@ -7,9 +7,9 @@ fusions on CPUs). TensorFlow has none: its ``dot_product_attention`` is two
 oneDNN build of TensorFlow runs as ``_MklEinsum`` with internal relayouts,
 forward and backward. On that backend the same arithmetic is cheaper as the
 legacy layers wrote it: heads moved in front of the sequence axis, then
-batched ``matmul`` (``BatchMatMulV2``). Measured on the benchmark sizes
-(``benchmarks/README.md``): about 30 % less time for the attention core,
-forward and backward.
+batched ``matmul`` (``BatchMatMulV2``). Measured at the benchmark sizes
+(``benchmarks/ab_modern_parts.py --only kernels``): about 25 % less time
+for the attention core, forward and backward.
 
 Both forms compute the same products in float32 and the same softmax; they
 differ only in the summation order inside the kernels (differences of a few

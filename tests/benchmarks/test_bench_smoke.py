@@ -44,9 +44,25 @@ def test_bench_modern_prints_its_figures(capsys: pytest.CaptureFixture[str]) -> 
         for phase in ("inference", "train step"):
             assert re.search(rf"^RATIO {model} {phase}: {NUMBER}x  modern \[", out, re.M), (model, phase, out)
             assert re.search(rf"^GOAL {model} {phase}: default modern {NUMBER}x", out, re.M), (model, phase, out)
+            assert re.search(rf"^CEILING {model} {phase}: {NUMBER}x \(on min times {NUMBER}x\)", out, re.M), (
+                model, phase, out)
     assert re.search(r"^GOAL overall .*: (MET|NOT MET)$", out, re.M), out
     # The classifier comparison only runs once legacy and modern agree.
     assert re.search(r"classifier: legacy vs modern \[jit=auto\(->\w+\)\] max abs diff on the timed batch", out)
+
+
+def test_ab_modern_parts_prints_the_kernel_figures(capsys: pytest.CaptureFixture[str]) -> None:
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("the kernel A/B builds TensorFlow functions")
+    load("ab_modern_parts").main(["--only", "kernels", "--reps", "1", "--inner", "1", "--warmup", "1"])
+    out = capsys.readouterr().out
+
+    assert "kernels: median (min) of 1 round-robin repetitions x 1 calls" in out
+    for variant in ("keras.ops.dot_product_attention", "modern dot_product_attention", "EinsumDense",
+                    "FlatMatmulEinsumDense", "keras.ops.argmax", "keras.ops.top_k(k=1)"):
+        assert re.search(rf"kernel  {re.escape(variant)} +{NUMBER} \({NUMBER}\) ms$", out, re.M), (variant, out)
 
 
 @pytest.mark.slow
