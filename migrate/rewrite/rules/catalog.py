@@ -99,7 +99,8 @@ RULES: tuple[RuleInfo, ...] = (
     RuleInfo("KM311", "merge-layer", UNSAFE,
              "the Keras 1 Merge layer / merge() reported with its Keras 3 replacement for the mode"),
     RuleInfo("KM312", "register-serializable", SAFE,
-             "module-level layers/models/schedules decorated with @keras.saving.register_keras_serializable("
+             "module-level layers/models/schedules/losses/metrics/initializers/regularizers/constraints/"
+             "optimizers decorated with @keras.saving.register_keras_serializable("
              "package=<file name>), so load_model finds them without custom_objects"),
     RuleInfo("KM401", "optimizer-lr-kwarg", SAFE,
              "optimizer `lr=` to `learning_rate=`; `decay=` to an exact InverseTimeDecay schedule"),

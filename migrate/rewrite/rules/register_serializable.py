@@ -1,12 +1,15 @@
-"""KM312: register the module's Keras layers, models and schedules for loading by name.
+"""KM312: register the module's Keras classes that ``.keras`` files name, for loading by name.
 
 ``model.save("m.keras")`` records each custom object as its class name plus the
 name it is registered under; ``keras.models.load_model`` then finds the class by
 that registered name and fails with "Could not locate class ..." unless the class
 was registered or the caller passes ``custom_objects``. For every module-level
 class deriving (through imports, aliases or a class of the same module) from a
-Keras layer, model or ``LearningRateSchedule`` (``get_config.kind_of``), the rule
-adds::
+Keras layer, model or ``LearningRateSchedule`` (``get_config.kind_of``), or from
+a class of the other families a saved model holds by name (``keras.losses``,
+``keras.metrics``, ``keras.initializers``, ``keras.regularizers``,
+``keras.constraints``, ``keras.optimizers``: compiled losses, metrics and
+optimizers, and the arguments of layers), the rule adds::
 
     @keras.saving.register_keras_serializable(package="encoder")
     class Encoder(keras.layers.Layer):
@@ -60,6 +63,7 @@ import libcst as cst
 from migrate.rewrite.context import ClassInfo, FileContext
 from migrate.rewrite.names import dotted_name
 from migrate.rewrite.rules.get_config import kind_of
+from migrate.rewrite.rules.imports import map_name
 
 RULE = "KM312"
 _REGISTER = "register_keras_serializable"
@@ -67,6 +71,16 @@ _DEFAULT_PACKAGE = "Custom"  # Keras's own default, for a path with no usable na
 _CELL = re.compile(r"\[cell \d+\]$")  # notebook cells reach the rules as ``nb.ipynb[cell 3]``
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
 _SUFFIXES = (".py", ".pyi", ".ipynb")
+# Besides layers, models and schedules (get_config.kind_of): the Keras 3 modules
+# whose classes a .keras file records by registered name.
+_NAMED_FAMILIES = (
+    "keras.losses.",
+    "keras.metrics.",
+    "keras.initializers.",
+    "keras.regularizers.",
+    "keras.constraints.",
+    "keras.optimizers.",
+)
 
 
 def package_of(path: str) -> str:
@@ -101,6 +115,24 @@ def is_registered(ctx: FileContext, decorators: Sequence[cst.Decorator]) -> bool
     return False
 
 
+def is_saved_by_name(ctx: FileContext, info: ClassInfo, depth: int = 0) -> bool:
+    """Whether a ``.keras`` file records instances of the class by its registered name.
+
+    Layers, models and schedules (``kind_of``), and subclasses of a class of
+    :data:`_NAMED_FAMILIES`; the bases are followed through the module's own
+    classes as ``kind_of`` follows them.
+    """
+    if kind_of(ctx, info) is not None:
+        return True
+    for base in info.bases:
+        if base.startswith("keras.") and (map_name(base)[0] or base).startswith(_NAMED_FAMILIES):
+            return True
+        parent = ctx.classes.get(base)
+        if parent is not None and parent is not info and depth < 10 and is_saved_by_name(ctx, parent, depth + 1):
+            return True
+    return False
+
+
 def _own_info(ctx: FileContext, node: cst.ClassDef, info: ClassInfo | None) -> ClassInfo:
     """The class's bases as written on this class statement.
 
@@ -122,7 +154,7 @@ def rewrite(ctx: FileContext, info: ClassInfo | None, original: cst.ClassDef,
     """
     if not ctx.enabled(RULE) or not original.bases:
         return None
-    if kind_of(ctx, _own_info(ctx, original, info)) is None:
+    if not is_saved_by_name(ctx, _own_info(ctx, original, info)):
         return None
     if is_registered(ctx, original.decorators):
         return None

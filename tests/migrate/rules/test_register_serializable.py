@@ -1,4 +1,4 @@
-"""KM312: register module-level layers, models and schedules (rules/register_serializable.py)."""
+"""KM312: register module-level Keras classes that .keras files name (rules/register_serializable.py)."""
 
 from __future__ import annotations
 
@@ -63,6 +63,60 @@ def test_positive_layer_model_schedule_and_local_subclass():
         (18, 1, "Deeper: registered as 't>Deeper' so keras.models.load_model finds it without custom_objects"),
     ]
     assert all(f.fixed and f.safe for f in findings if f.rule == "KM312")
+
+
+FAMILIES = '''
+import tensorflow as tf
+from tensorflow import keras
+from keras.initializers import Initializer
+
+
+class FocalLoss(tf.keras.losses.Loss):
+    pass
+
+
+class F1(keras.metrics.Metric):
+    pass
+
+
+class Ones(Initializer):
+    pass
+
+
+class L1(tf.keras.regularizers.Regularizer):
+    pass
+
+
+class NonNeg(tf.keras.constraints.Constraint):
+    pass
+
+
+class Tuned(tf.keras.optimizers.Adam):
+    pass
+
+
+class Focal2(FocalLoss):
+    pass
+
+
+class Log(tf.keras.callbacks.Callback):
+    pass
+
+
+class Batches(tf.keras.utils.Sequence):
+    pass
+'''
+
+
+def test_positive_other_families_saved_by_name():
+    code, findings = rw(FAMILIES)
+    registered = ["FocalLoss", "F1", "Ones", "L1", "NonNeg", "Tuned", "Focal2"]
+    for name in registered:
+        assert f"\n\n{DECORATOR}class {name}(" in code, name
+    # callbacks and data sequences are never written into a .keras file
+    assert "\n\nclass Log(keras.callbacks.Callback):" in code
+    assert "\n\nclass Batches(keras.utils.Sequence):" in code
+    assert sorted(f.message.split(":")[0] for f in findings if f.rule == "KM312") == sorted(registered)
 
 
 def test_keras_import_added_when_missing():
@@ -364,3 +418,54 @@ def test_round_trip_schedule_in_a_compiled_model(tmp_path: Path):
     schedule = loaded.optimizer._learning_rate  # (the public attribute gives its current value)
     assert type(schedule) is module.Warmup and (schedule.peak, schedule.steps) == (0.5, 10)
     assert float(loaded.optimizer.learning_rate) == pytest.approx(0.05)
+
+
+LOSS_AND_METRIC = '''
+import tensorflow as tf
+
+
+class ScaledMSE(tf.keras.losses.Loss):
+    def __init__(self, factor=2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, y_true, y_pred):
+        return self.factor * tf.reduce_mean(tf.square(y_true - y_pred), axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+class Total(tf.keras.metrics.Metric):
+    def __init__(self, name="total", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.total = self.add_weight(name="total", initializer="zeros")
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self.total.assign_add(tf.reduce_sum(y_pred))
+
+    def result(self):
+        return self.total
+'''
+
+
+def test_round_trip_custom_loss_and_metric_in_a_compiled_model(tmp_path: Path):
+    import keras
+
+    def saved_and_loaded(name, options):
+        new, _, _ = rewrite_python(LOSS_AND_METRIC.lstrip("\n").encode(), f"{name}.py", options)
+        module = _import(new.decode(), tmp_path, name)
+        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        model.compile(optimizer="sgd", loss=module.ScaledMSE(3.0), metrics=[module.Total()])
+        path = tmp_path / f"{name}.keras"
+        model.save(path)
+        return module, keras.models.load_model(path)
+
+    module, loaded = saved_and_loaded("km312_round_trip_loss", Options())
+    assert type(loaded.loss) is module.ScaledMSE and loaded.loss.factor == 3.0
+    loaded.evaluate(np.ones((4, 2), "float32"), np.zeros((4, 1), "float32"), verbose=0)
+    assert any(type(m) is module.Total for m in loaded.metrics[-1].metrics)
+
+    # the same code without the rule: the loss is not found by name
+    with pytest.raises(TypeError, match="Could not locate class 'ScaledMSE'"):
+        saved_and_loaded("km312_round_trip_loss_unregistered", Options(ignore=frozenset({"KM312"})))
