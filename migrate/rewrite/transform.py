@@ -71,16 +71,16 @@ class LegacyTransformer(cst.CSTTransformer):
     """The rule pipeline as one transformer.
 
     ``relevance`` (the fast path) lets it skip statements in which no rule can
-    fire: libcst then neither visits nor rebuilds them. Tokens, whitespace and
-    literals are never descended into. ``modified`` says whether any rule
-    returned a new node, so an untouched file need not be rendered again.
+    fire: libcst then neither visits nor rebuilds them. Under :func:`drive`
+    (the fast path's walk) tokens, whitespace and literals are not descended
+    into either. ``modified`` says whether any rule returned a new node, so an
+    untouched file need not be rendered again.
     """
 
-    def __init__(self, ctx: FileContext, relevance: Relevance | None = None, fast: bool = False) -> None:
+    def __init__(self, ctx: FileContext, relevance: Relevance | None = None) -> None:
         super().__init__()
         self.ctx = ctx
         self.relevance = relevance
-        self.fast = fast
         self.modified = False
         self.skipped: set[int] = set()
         self.stmt_stack: list[cst.CSTNode | None] = []  # enclosing values of ctx.current_stmt
@@ -106,10 +106,6 @@ class LegacyTransformer(cst.CSTTransformer):
     # -- dispatch: statements get a TODO list, skippable ones are not entered ------
     def on_visit(self, node: cst.CSTNode) -> bool:
         kind = type(node)
-        if self.fast and kind in _LEAVES:
-            if kind is cst.Name:
-                self.visit_Name(node)  # type: ignore[arg-type]
-            return False
         if _is_statement(kind):
             if self.relevance is not None and self.relevance.skippable(node, self.rank_stack[-1]):
                 self.skipped.add(id(node))
@@ -127,8 +123,6 @@ class LegacyTransformer(cst.CSTTransformer):
 
     def on_leave(self, original_node: cst.CSTNode, updated_node: cst.CSTNode):  # type: ignore[override]
         kind = type(original_node)
-        if self.fast and kind in _LEAVES:
-            return updated_node
         if self.skipped and id(original_node) in self.skipped:
             self.skipped.discard(id(original_node))
             return updated_node
@@ -485,7 +479,7 @@ def transform_module(module: cst.Module, options: Options, path: str, *,
         spans = statement_spans(module, tree) if tree is not None else {}
         if spans:
             relevance = Relevance(source_text, relevant_words(ctx), spans)
-    transformer = LegacyTransformer(ctx, relevance, fast)
+    transformer = LegacyTransformer(ctx, relevance)
     new = drive(module, transformer) if fast else module.visit(transformer)
     if fast and not transformer.modified:
         new = module

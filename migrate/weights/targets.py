@@ -37,8 +37,6 @@ def _own_variables(layer: Any) -> list[Any]:
 
 
 def _children(layer: Any) -> Iterator[tuple[str, Any]]:
-    import keras
-
     for key, value in vars(layer).items():
         if key in _BOOKKEEPING:
             continue

@@ -161,7 +161,6 @@ def rewrite(ctx: FileContext, info: ClassInfo | None, original: cst.ClassDef,
     package = package_of(ctx.path)
     name = original.name.value
     decorator = cst.Decorator(ctx.expr(f'keras.saving.{_REGISTER}(package="{package}")'))
-    ctx.needs.add("keras")  # (ctx.expr records it too: the generated code names keras)
     ctx.report(RULE, original, f"{name}: registered as '{package}>{name}' so keras.models.load_model finds it "
                "without custom_objects", fixed=True)
     return updated.with_changes(decorators=[decorator, *updated.decorators])
