@@ -27,10 +27,11 @@ import ast
 import re
 import warnings
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import libcst as cst
 
+from migrate.rewrite.names import iter_statements
 from migrate.rewrite.rules.tables import GENERATOR_METHODS, KERAS1_FIT_RENAMES, KERAS1_FIT_REPORT, REMOVED_ARGS
 
 #: Attribute and method names some rule acts on whatever the receiver is.
@@ -309,16 +310,12 @@ class Relevance:
         whose text can be cut from the source exactly (see ``_line_text``)."""
         out: dict[int, str] = {}
         newline = module.default_newline
-        blocks: list[Sequence[cst.BaseStatement]] = [module.body]
-        while blocks:
-            body = blocks.pop()
-            for stmt in body:
-                if type(stmt) is cst.SimpleStatementLine:
-                    text = self._line_text(stmt, newline)
-                    if text is not None:
-                        out[id(stmt)] = text
-                elif id(stmt) in self.spans:  # a mapped compound statement: its blocks are mapped too
-                    blocks.extend(_inner_blocks(stmt))
+        for stmt in iter_statements(module.body):
+            if type(stmt) is cst.SimpleStatementLine:
+                # None for a line the spans do not map (nor pin down): it is rendered instead.
+                text = self._line_text(stmt, newline)
+                if text is not None:
+                    out[id(stmt)] = text
         return out
 
     def _line_text(self, line: cst.SimpleStatementLine, newline: str) -> str | None:
@@ -345,22 +342,3 @@ class Relevance:
         if not segment.endswith(trailing):
             return None
         return segment[:len(segment) - len(trailing)]
-
-
-def _inner_blocks(stmt: cst.BaseStatement) -> list[Sequence[cst.BaseStatement]]:
-    """The statement lists directly inside a compound statement (indented blocks only)."""
-    suites: list[cst.BaseSuite] = []
-    body = getattr(stmt, "body", None)
-    if isinstance(body, cst.BaseSuite):
-        suites.append(body)
-    for handler in getattr(stmt, "handlers", ()):
-        suites.append(handler.body)
-    orelse = getattr(stmt, "orelse", None)
-    if isinstance(orelse, cst.If):
-        return [*(s.body for s in suites if isinstance(s, cst.IndentedBlock)), [orelse]]
-    if isinstance(orelse, cst.Else):
-        suites.append(orelse.body)
-    final = getattr(stmt, "finalbody", None)
-    if isinstance(final, cst.Finally):
-        suites.append(final.body)
-    return [s.body for s in suites if isinstance(s, cst.IndentedBlock)]
