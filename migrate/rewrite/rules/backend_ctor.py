@@ -23,7 +23,7 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
-from migrate.rewrite.rules.templating import BindError, bind
+from migrate.rewrite.rules.templating import BindError, absent, bind
 
 RULE = "KM210"
 PARAMS: dict[str, tuple[str, ...]] = {
@@ -39,7 +39,7 @@ _FLOATX = ("keras.backend.floatx", "keras.config.floatx")
 def _dtype(ctx: FileContext, node: cst.BaseExpression | None, new: cst.BaseExpression | None) -> str | None:
     """The dtype argument (``node`` as written, ``new`` as rewritten) as code, floatx when absent;
     None when it may be None at run time."""
-    if node is None or new is None or (isinstance(node, cst.Name) and node.value == "None"):
+    if absent(node) or new is None:
         return "keras.config.floatx()"
     if isinstance(node, cst.SimpleString):
         return ctx.arg_code(new, atom=False)
@@ -50,7 +50,7 @@ def _dtype(ctx: FileContext, node: cst.BaseExpression | None, new: cst.BaseExpre
 
 def _name(ctx: FileContext, node: cst.BaseExpression | None) -> tuple[bool, str]:
     """(usable, ``, name=...`` suffix)."""
-    if node is None or (isinstance(node, cst.Name) and node.value == "None"):
+    if absent(node):
         return True, ""
     if isinstance(node, cst.SimpleString) and isinstance(node.evaluated_value, str) and "/" not in node.evaluated_value:
         return True, f", name={ctx.arg_code(node, atom=False)}"
@@ -82,7 +82,7 @@ def rewrite(fn: str, ctx: FileContext, original: cst.Call, updated: cst.Call) ->
         return None
     if fn == "constant":
         shape = bound.get("shape")
-        if shape is not None and not (isinstance(shape, cst.Name) and shape.value == "None"):
+        if not absent(shape):
             ctx.report(RULE, original, "K.constant(shape=...) broadcast the value; use ops.full(shape, value, "
                        "dtype=...) or ops.reshape by hand", fixed=False)
             return None
@@ -95,7 +95,7 @@ def rewrite(fn: str, ctx: FileContext, original: cst.Call, updated: cst.Call) ->
         return None
     if fn == "variable":
         constraint = bound.get("constraint")
-        if constraint is not None and not (isinstance(constraint, cst.Name) and constraint.value == "None"):
+        if not absent(constraint):
             ctx.report(RULE, original, "K.variable(constraint=...): keras.Variable takes no constraint; apply it "
                        "after each update by hand or use Layer.add_weight(constraint=...)", fixed=False)
             return None

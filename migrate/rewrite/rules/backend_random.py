@@ -14,7 +14,7 @@ import libcst as cst
 
 from migrate.rewrite.context import FileContext
 from migrate.rewrite.rules.tables import RANDOM_OPS
-from migrate.rewrite.rules.templating import BindError, bind, head, render
+from migrate.rewrite.rules.templating import BindError, absent, bind, head, render
 
 RULE = "KM211"
 
@@ -30,7 +30,7 @@ def rewrite(fn: str, ctx: FileContext, original: cst.Call, updated: cst.Call) ->
         return None
     seed = bound.pop("seed", None)
     target = head(ctx, template)
-    if seed is not None and not (isinstance(seed, cst.Name) and seed.value == "None"):
+    if not absent(seed):
         ctx.report(RULE, original,
                    f"K.{fn}(seed=...) drew a new sample on every call; {target}(seed=<int>) repeats the same one: "
                    "create seed_gen = keras.random.SeedGenerator(seed) once and pass seed=seed_gen", fixed=False)

@@ -12,14 +12,14 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
-from migrate.rewrite.rules.templating import BindError, bind
+from migrate.rewrite.rules.templating import BindError, absent, bind
 
 PARAMS = ("x", "y", "axes=None")
 
 
 def _literal_axes(node: cst.BaseExpression | None) -> list[int] | None | str:
     """``None`` literal -> None; int or pair -> list; anything else -> "unknown"."""
-    if node is None or (isinstance(node, cst.Name) and node.value == "None"):
+    if absent(node):
         return None
     value = _int(node)
     if value is not None:

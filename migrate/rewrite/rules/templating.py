@@ -22,6 +22,11 @@ class BindError(Exception):
     """The call cannot be bound to the legacy signature (starred args, unknown keyword, ...)."""
 
 
+def absent(node: cst.BaseExpression | None) -> bool:
+    """Whether an argument is not given or is the literal ``None`` (the same thing to the callee)."""
+    return node is None or (isinstance(node, cst.Name) and node.value == "None")
+
+
 def bind(params: tuple[str, ...], args: tuple[cst.Arg, ...] | list[cst.Arg]) -> dict[str, cst.BaseExpression]:
     names = [p.split("=")[0] for p in params]
     bound: dict[str, cst.BaseExpression] = {}
