@@ -62,8 +62,7 @@ import libcst as cst
 
 from migrate.rewrite.context import ClassInfo, FileContext
 from migrate.rewrite.names import dotted_name
-from migrate.rewrite.rules.get_config import kind_of
-from migrate.rewrite.rules.imports import map_name
+from migrate.rewrite.rules.get_config import layer_or_schedule, keras_base
 
 RULE = "KM312"
 _REGISTER = "register_keras_serializable"
@@ -115,22 +114,15 @@ def is_registered(ctx: FileContext, decorators: Sequence[cst.Decorator]) -> bool
     return False
 
 
-def is_saved_by_name(ctx: FileContext, info: ClassInfo, depth: int = 0) -> bool:
+def is_saved_by_name(ctx: FileContext, info: ClassInfo) -> bool:
     """Whether a ``.keras`` file records instances of the class by its registered name.
 
-    Layers, models and schedules (``kind_of``), and subclasses of a class of
-    :data:`_NAMED_FAMILIES`; the bases are followed through the module's own
-    classes as ``kind_of`` follows them.
+    Layers, models and schedules (as ``kind_of`` classifies them), and
+    subclasses of a class of :data:`_NAMED_FAMILIES`, through imports,
+    aliases and the module's own classes (``keras_base``).
     """
-    if kind_of(ctx, info) is not None:
-        return True
-    for base in info.bases:
-        if base.startswith("keras.") and (map_name(base)[0] or base).startswith(_NAMED_FAMILIES):
-            return True
-        parent = ctx.classes.get(base)
-        if parent is not None and parent is not info and depth < 10 and is_saved_by_name(ctx, parent, depth + 1):
-            return True
-    return False
+    return keras_base(ctx, info, lambda target: layer_or_schedule(target) is not None
+                      or target.startswith(_NAMED_FAMILIES) or None) is not None
 
 
 def _own_info(ctx: FileContext, node: cst.ClassDef, info: ClassInfo | None) -> ClassInfo:
