@@ -75,7 +75,9 @@ def rewrite_notebook(source: bytes, path: str, options: Options) -> tuple[bytes,
     if not isinstance(cells, list):
         raise RewriteError("not a notebook: no 'cells' list (nbformat 4 expected)")
 
-    parsed: list[tuple[int, Any, dict[int, str], bool] | None] = []
+    # (cell index, parsed body, its text, protected magics, source was a list); libcst's
+    # module.code gives back the text it parsed, so the text is kept rather than rendered.
+    parsed: list[tuple[int, Any, str, dict[int, str], bool] | None] = []
     all_imports: dict[str, str] = {}
     for index, cell in enumerate(cells):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
@@ -95,7 +97,7 @@ def rewrite_notebook(source: bytes, path: str, options: Options) -> tuple[bytes,
             raise RewriteError(f"cell {index + 1}, line {exc.raw_line}: does not parse ({exc.message}); "
                                "notebook left untouched") from None
         all_imports.update(collect_imports(module))
-        parsed.append((index, module, saved, as_list))
+        parsed.append((index, module, body, saved, as_list))
 
     findings: list = []
     imported: dict[str, str] = {}
@@ -106,24 +108,26 @@ def rewrite_notebook(source: bytes, path: str, options: Options) -> tuple[bytes,
     for entry in parsed:
         if entry is None:
             continue
-        index, module, saved, as_list = entry
+        index, module, body, saved, as_list = entry
         outcome = transform_module(module, options, f"{path}[cell {index + 1}]", imports_override=all_imports,
-                                   source_text=module.code, finish=False)
+                                   source_text=body, finish=False)
         outcomes.append((entry, outcome))
         for alias, n in (outcome.alias_refs or {}).items():
             refs[alias] = refs.get(alias, 0) + n
     # an alias imported in one cell may be used in another: drop it only if no cell uses it
     unused = frozenset(a for a, n in refs.items() if n <= 0)
     for entry, outcome in outcomes:
-        index, module, saved, as_list = entry
+        index, module, body, saved, as_list = entry
         new_module = finish_imports(outcome.module, outcome.needs, imported, unused)
         imported.update(collect_imports(new_module))
         findings.extend(outcome.findings)
-        old_code = module.code
-        total_lines += old_code.count("\n") + 1
-        if new_module is module or new_module.code == old_code:
+        total_lines += body.count("\n") + 1
+        if new_module is module:
             continue
-        new_code = _restore(new_module.code, saved)
+        new_body = new_module.code
+        if new_body == body:
+            continue
+        new_code = _restore(new_body, saved)
         cell = cells[index]
         if as_list:
             cell["source"] = new_code.splitlines(keepends=True)
