@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-h5py = pytest.importorskip("h5py")
-tf_keras = pytest.importorskip("tf_keras")
+import h5py
+import tf_keras
 
 from legacy_ref import keras22  # noqa: E402
 from legacy_ref.artefacts import keras22 as artefacts  # noqa: E402

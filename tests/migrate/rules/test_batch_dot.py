@@ -45,7 +45,7 @@ def test_idempotent():
 @pytest.mark.parametrize("xr,yr,axes", [(2, 2, None), (3, 3, None), (3, 3, 2), (2, 3, None), (3, 2, None),
                                         (4, 3, (3, 1)), (3, 4, (1, 2)), (4, 4, None), (3, 3, (1, 1))])
 def test_compat_and_einsum_match_tf_keras(xr, yr, axes):
-    tf_keras_backend = pytest.importorskip("tf_keras.backend")
+    from tf_keras import backend as tf_keras_backend
     from keras import ops
 
     from modern import compat

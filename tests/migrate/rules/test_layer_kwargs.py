@@ -1,7 +1,6 @@
 """KM303/KM304/KM306/KM307: layer constructor arguments (rules/layer_kwargs.py)."""
 
 import numpy as np
-import pytest
 
 from tests.migrate.helpers import assert_fixed_point, rules_of, rw
 
@@ -43,7 +42,7 @@ def test_idempotent():
 
 
 def test_legacy_hard_sigmoid_matches_tf_keras():
-    tfk = pytest.importorskip("tf_keras.backend")
+    from tf_keras import backend as tfk
     from keras import ops
 
     from modern import compat

@@ -1,7 +1,6 @@
 """KM401/KM402: optimizer lr/decay and optimizer.lr (rules/optimizer_lr.py)."""
 
 import numpy as np
-import pytest
 
 from tests.migrate.helpers import assert_fixed_point, rw
 
@@ -45,7 +44,7 @@ def test_idempotent():
 
 
 def test_inverse_time_decay_matches_legacy_decay():
-    tfk = pytest.importorskip("tf_keras")
+    import tf_keras as tfk
     import keras
 
     legacy = tfk.optimizers.legacy.SGD(learning_rate=0.1, decay=1e-2)

@@ -1,7 +1,6 @@
 """KM205: K.switch (rules/switch.py) -> ops.cond / compat.switch, never ops.switch."""
 
 import numpy as np
-import pytest
 
 from tests.migrate.helpers import assert_fixed_point, rw
 
@@ -39,7 +38,7 @@ def test_idempotent():
 
 
 def test_compat_switch_matches_tf_keras():
-    tfk = pytest.importorskip("tf_keras.backend")
+    from tf_keras import backend as tfk
     from keras import ops
 
     from modern import compat
