@@ -114,8 +114,7 @@ def test_tf2_transformer(tmp_path: Path) -> None:
 
     saved = tmp_path / "transformer.keras"
     migrated.transformer.save(saved)
-    custom = {n: getattr(migrated, n) for n in ("MultiHeadAttention", "EncoderLayer", "DecoderLayer", "Encoder",
-                                                "Decoder", "Transformer", "CustomSchedule")}
+    custom = {n: getattr(migrated, n) for n in classes}
     reloaded = keras.saving.load_model(saved, custom_objects=custom, safe_mode=True)
     again, _ = reloaded([inp, tar[:, :-1]], training=False)
     np.testing.assert_array_equal(np.asarray(again), np.asarray(got))
