@@ -51,9 +51,8 @@ def _first_argmax(pred):
     ``(32, 38, 8000)`` logits alone; a seq2seq ``train_on_batch`` with this
     metric went from 96.8 to 94.7 ms, as the metric partly overlaps the
     backward pass on a second core; ``benchmarks/ab_modern_parts.py``).
-    Other backends keep
-    ``keras.ops.argmax``: torch's ``topk`` does not promise the lowest index
-    among ties.
+    Other backends keep ``keras.ops.argmax``: torch's ``topk`` does not
+    promise the lowest index among ties.
     """
     if keras.backend.backend() == "tensorflow":
         _, indices = ops.top_k(pred, k=1, sorted=False)

@@ -1,4 +1,4 @@
-"""The attention core both attention families share: ``softmax(q k^T * scale + bias) v``.
+"""The attention core both attention families share: ``softmax(q k^T / sqrt(depth) + bias) v``.
 
 ``keras.ops.dot_product_attention`` is the right call where the backend has
 a fused kernel (jax and torch: cuDNN / flash / SDPA kernels on GPUs, XLA
@@ -18,8 +18,53 @@ ulps, far below the 1e-5 the goldens allow).
 
 from __future__ import annotations
 
+import math
+
 import keras
 from keras import ops
+
+
+def attention(query, key, value, bias=None, return_attention_scores=False, flash_attention=None):
+    """``softmax(q k^T / sqrt(depth) + bias) v`` on ``(batch, seq, heads, depth)`` tensors.
+
+    Without ``return_attention_scores`` (and with equal key and value
+    depths, which jax's fused kernel requires) this is
+    :func:`dot_product_attention`: the backend's fused kernel, batched
+    ``matmul`` on TensorFlow. Otherwise the weights are computed explicitly
+    in the legacy layers' order of operations (product, division by
+    ``sqrt(depth)``, bias, softmax) and can be returned.
+
+    Args:
+        query: ``(batch, q_len, heads, depth)``.
+        key: ``(batch, k_len, heads, depth)``.
+        value: ``(batch, k_len, heads, value_depth)``.
+        bias: optional additive logits bias broadcastable to
+            ``(batch, heads, q_len, k_len)``.
+        return_attention_scores: also return the weights
+            ``(batch, heads, q_len, k_len)``.
+        flash_attention: passed on to ``keras.ops.dot_product_attention``.
+
+    Returns:
+        ``(batch, q_len, heads, value_depth)``, and with
+        ``return_attention_scores`` also the weights.
+    """
+    depth = query.shape[-1]
+    if not return_attention_scores and value.shape[-1] == depth:
+        return dot_product_attention(
+            query, key, value, bias=bias, scale=1.0 / math.sqrt(depth), flash_attention=flash_attention
+        )
+    # The legacy layers divide by sqrt(float(depth)); do the same, not a multiply.
+    logits = ops.einsum("btnh,bsnh->bnts", query, key) / ops.sqrt(ops.cast(depth, query.dtype))
+    if bias is not None:
+        logits = logits + ops.cast(bias, logits.dtype)
+    if logits.shape[-1] == 1:
+        # One key: the softmax is exactly 1 (Keras warns about a size-1 softmax
+        # axis, and greedy decoding legitimately starts with one token).
+        weights = ops.ones_like(logits)
+    else:
+        weights = ops.softmax(logits, axis=-1)
+    output = ops.einsum("bnts,bsnh->btnh", weights, value)
+    return (output, weights) if return_attention_scores else output
 
 
 def dot_product_attention(query, key, value, bias=None, scale=1.0, flash_attention=None):
@@ -72,26 +117,18 @@ class FlatMatmulEinsumDense(keras.layers.EinsumDense):
     ``EinsumDense``'s, so weights and ``.keras`` files are unchanged.
     """
 
-    def build(self, input_shape):
-        super().build(input_shape)
-        self._tensordot_split = _tensordot_split(self.equation)
-
     def call(self, inputs, training=None):
-        split = getattr(self, "_tensordot_split", None)
+        # A string parse per trace (compiled functions trace once), so nothing is stored.
+        split = _tensordot_split(self.equation)
         if split is None or keras.backend.backend() != "tensorflow":
             return super().call(inputs, training=training)
         free, contracted = split
         kernel = self.kernel
-        contracted_size = 1
-        for dim in kernel.shape[:contracted]:
-            contracted_size *= dim
         new_dims = tuple(kernel.shape[contracted:])
-        new_size = 1
-        for dim in new_dims:
-            new_size *= dim
+        contracted_size = math.prod(kernel.shape[:contracted])
         free_shape = [ops.shape(inputs)[axis] for axis in range(free)]
         flat = ops.matmul(
-            ops.reshape(inputs, (-1, contracted_size)), ops.reshape(kernel, (contracted_size, new_size))
+            ops.reshape(inputs, (-1, contracted_size)), ops.reshape(kernel, (contracted_size, math.prod(new_dims)))
         )
         x = ops.reshape(flat, (*free_shape, *new_dims))
         if self.bias is not None:
@@ -141,4 +178,3 @@ def use_flat_matmul_projections(attention_layer):
     ):
         if type(sublayer) is keras.layers.EinsumDense:
             sublayer.__class__ = FlatMatmulEinsumDense
-            sublayer._tensordot_split = _tensordot_split(sublayer.equation)

@@ -12,12 +12,10 @@ what models trained with the legacy layer saw.
 
 from __future__ import annotations
 
-import math
-
 import keras
 from keras import ops
 
-from modern.layers._attention_kernel import dot_product_attention
+from modern.layers._attention_kernel import attention
 from modern.layers._weight_options import weight_options, weight_options_config
 
 # The legacy layers' penalty for masked and future keys.
@@ -76,9 +74,9 @@ def legacy_attention(query, key, value, bias=None, return_attention_scores=False
     """Softmax attention on ``(batch, seq, heads, head_dim)`` tensors with an additive bias.
 
     Logits are ``q . k / sqrt(head_dim)`` (the legacy scaling) plus
-    ``bias``. Without ``return_attention_scores`` this is
-    ``keras.ops.dot_product_attention``, so backends with a fused kernel use
-    it; with it the weights are computed explicitly (and returned).
+    ``bias``; the computation is :func:`modern.layers._attention_kernel.attention`
+    (the backend's fused attention where it has one, batched ``matmul`` on
+    TensorFlow; explicit weights when they are to be returned).
 
     Args:
         query: ``(batch, q_len, heads, head_dim)``.
@@ -92,21 +90,7 @@ def legacy_attention(query, key, value, bias=None, return_attention_scores=False
         ``(batch, q_len, heads, value_dim)``, and with
         ``return_attention_scores`` the weights ``(batch, heads, q_len, k_len)``.
     """
-    head_dim = query.shape[-1]
-    same_depth = value.shape[-1] == head_dim
-    if not return_attention_scores and same_depth:
-        # Fused path. Some backends (jax) require value and key depths to
-        # agree; the explicit path below covers the other case.
-        return dot_product_attention(query, key, value, bias=bias, scale=1.0 / math.sqrt(head_dim))
-    # The legacy layer divides by sqrt(float(d)); do the same, not a multiply.
-    logits = ops.einsum("bthd,bshd->bhts", query, key) / ops.sqrt(ops.cast(head_dim, query.dtype))
-    if bias is not None:
-        logits = logits + ops.cast(bias, logits.dtype)
-    weights = ops.softmax(logits, axis=-1)
-    output = ops.einsum("bhts,bshd->bthd", weights, value)
-    if return_attention_scores:
-        return output, weights
-    return output
+    return attention(query, key, value, bias=bias, return_attention_scores=return_attention_scores)
 
 
 class _LegacyMaskedAttention(keras.layers.Layer):

@@ -36,13 +36,11 @@ What changes from the 2021 code, and why the numbers do not:
 
 from __future__ import annotations
 
-import math
-
 import keras
 import numpy as np
 from keras import ops
 
-from modern.layers._attention_kernel import dot_product_attention, use_flat_matmul_projections
+from modern.layers._attention_kernel import attention, use_flat_matmul_projections
 
 __all__ = [
     "AdditiveMaskMultiHeadAttention",
@@ -246,26 +244,10 @@ def scaled_dot_product_attention(
     query = ops.convert_to_tensor(query)
     key = ops.convert_to_tensor(key)
     value = ops.convert_to_tensor(value)
-    depth = query.shape[-1]
     bias = None if attention_mask is None else _additive_bias(attention_mask, query.dtype)
-    # jax's fused kernel needs depth_v == depth; other shapes take the explicit path.
-    if not return_attention_scores and value.shape[-1] == depth:
-        return dot_product_attention(
-            query, key, value, bias=bias, scale=1.0 / math.sqrt(depth), flash_attention=flash_attention
-        )
-    # Same order as the tutorial: matmul, divide by sqrt(depth), add the mask.
-    logits = ops.einsum("btnh,bsnh->bnts", query, key)
-    logits = ops.divide(logits, ops.sqrt(ops.cast(depth, logits.dtype)))
-    if bias is not None:
-        logits = ops.add(logits, bias)
-    if logits.shape[-1] == 1:
-        # One key: the softmax is exactly 1 (Keras warns about a size-1 softmax
-        # axis, and greedy decoding legitimately starts with one token).
-        weights = ops.ones_like(logits)
-    else:
-        weights = ops.softmax(logits, axis=-1)
-    output = ops.einsum("bnts,bsnh->btnh", weights, value)
-    return (output, weights) if return_attention_scores else output
+    return attention(
+        query, key, value, bias=bias, return_attention_scores=return_attention_scores, flash_attention=flash_attention
+    )
 
 
 # ---------------------------------------------------------------------------
