@@ -367,8 +367,8 @@ def greedy_decode_rows(args: argparse.Namespace, rng: Any, legacy: Any, models: 
     for jit, model in models.items():
         model_probes = probes(model)
         if jit != "auto":
-            model_probes.encode.jit_compile = model_probes.step.jit_compile = jit
-        label = _jit_label(jit, model_probes.step.jit_compile)
+            model_probes.encode.jit_compile = model_probes.loop.jit_compile = jit
+        label = _jit_label(jit, model_probes.loop.jit_compile)
         rows.append(Row(name, phase, "modern", f"greedy_decode (cached) {label}",
                         lambda model=model: modern_decode(model, source32, start_id, end_id, max_length=max_length)))
     for row in rows:

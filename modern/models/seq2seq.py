@@ -187,21 +187,31 @@ class Seq2SeqTransformer(keras.Model):
         return cls(**config)
 
 
-class _DecodeProbe(keras.Model):
+class _Probe(keras.Model):
+    """A model that runs part of a wrapped :class:`Seq2SeqTransformer` through ``predict_on_batch``.
+
+    It shares the wrapped model's variables, has none of its own and is never
+    saved; each subclass names itself (``probe_name``) and defines ``call``.
+    """
+
+    probe_name = "probe"
+
+    def __init__(self, transformer):
+        super().__init__(name=self.probe_name)
+        self.transformer = transformer
+        # No state of its own: built, so that Keras does not run it once eagerly to build it.
+        self.built = True
+
+
+class _DecodeProbe(_Probe):
     """``(inp, tar) -> (logits, attention weights)`` of a wrapped model: one full call.
 
     Exists so that the uncached loop of :func:`greedy_decode` goes through
     ``predict_on_batch``, Keras' backend-agnostic compiled inference path,
-    instead of op-by-op execution (slow on jax). Like the other probes, it
-    shares the wrapped model's variables, has none of its own and is never
-    saved.
+    instead of op-by-op execution (slow on jax).
     """
 
-    def __init__(self, transformer):
-        super().__init__(name="greedy_decode_probe")
-        self.transformer = transformer
-        # No state of its own: built, so that Keras does not run it once eagerly to build it.
-        self.built = True
+    probe_name = "greedy_decode_probe"
 
     def call(self, inputs, training=False):
         inp, tar = inputs
@@ -209,7 +219,7 @@ class _DecodeProbe(keras.Model):
         return self.transformer.decode(tar, encoded, inp, training=False, return_attention_scores=True)
 
 
-class _EncodeProbe(keras.Model):
+class _EncodeProbe(_Probe):
     """``inp -> [(key, value) per decoder block]``: the part of decoding that never changes.
 
     Runs the encoder once and projects its output into every block's
@@ -217,18 +227,14 @@ class _EncodeProbe(keras.Model):
     (:meth:`TransformerDecoder.cross_attention_caches`).
     """
 
-    def __init__(self, transformer):
-        super().__init__(name="greedy_decode_encode_probe")
-        self.transformer = transformer
-        # No state of its own: built, so that Keras does not run it once eagerly to build it.
-        self.built = True
+    probe_name = "greedy_decode_encode_probe"
 
     def call(self, inp, training=False):
         encoded = self.transformer.encode(inp, training=False)
         return self.transformer.decoder.cross_attention_caches(encoded)
 
 
-class _DecodeLoopProbe(keras.Model):
+class _DecodeLoopProbe(_Probe):
     """The whole cached greedy loop in one call: ``keras.ops.while_loop`` over decoding steps.
 
     One ``predict_on_batch`` runs every step (:meth:`TransformerDecoder.decode_step`)
@@ -254,11 +260,7 @@ class _DecodeLoopProbe(keras.Model):
         (rows and columns from ``steps`` on are zeros).
     """
 
-    def __init__(self, transformer):
-        super().__init__(name="greedy_decode_loop_probe")
-        self.transformer = transformer
-        # No state of its own: built, so that Keras does not run it once eagerly to build it.
-        self.built = True
+    probe_name = "greedy_decode_loop_probe"
 
     def call(self, inputs, training=False):
         decoder = self.transformer.decoder
@@ -287,7 +289,7 @@ class _DecodeLoopProbe(keras.Model):
             decoded, caches, attention = decoder.decode_step(
                 token,
                 step,
-                list(self_caches),
+                self_caches,
                 cross_caches,
                 self_attention_mask=cached_causal_padding_mask(target_ids, step),
                 cross_attention_mask=cross_mask,
@@ -329,7 +331,7 @@ class _ProbeHolder:
         self.full = _DecodeProbe(model)
         self.encode = _EncodeProbe(model)
         # The cached decoding, every step in one call.
-        self.step = _DecodeLoopProbe(model)
+        self.loop = _DecodeLoopProbe(model)
 
 
 def _probes(model):
@@ -408,26 +410,19 @@ def greedy_decode(model, encoder_input, start_id, end_id, max_length=20):
     if not model.built:
         model.build(((1, None), (1, None)))
     probes = _probes(model)
-    if int(start_id) == 0:
+    if int(start_id) == 0 or max_length == 0:
+        # Padding as the start id needs the exact-length loop; with no step to take, it returns
+        # the start id and empty weights without tracing a loop over zero-length caches.
         return _decode_exact_length(probes.full, encoder_input, int(start_id), end_id, max_length)
     return _decode_cached(model, probes, encoder_input, int(start_id), end_id, max_length)
 
 
 def _decode_cached(model, probes, encoder_input, start_id, end_id, max_length):
-    """:func:`greedy_decode` with key/value caches (``start_id`` is not padding): the whole loop in one call."""
+    """:func:`greedy_decode` with key/value caches (``start_id`` not padding, ``max_length`` > 0): one call."""
     cross_caches = probes.encode.predict_on_batch(encoder_input)
-    if max_length == 0:
-        # No step: nothing to run (and a loop body over zero-length caches cannot even be traced on jax).
-        dtype = np.asarray(cross_caches[0][0]).dtype if cross_caches else np.dtype(model.decoder.compute_dtype)
-        heads = model.decoder.num_heads
-        attention_weights = {}
-        for i in range(1, model.decoder.num_layers + 1):
-            attention_weights[f"decoder_layer{i}_block1"] = np.zeros((1, heads, 0, 0), dtype)
-            attention_weights[f"decoder_layer{i}_block2"] = np.zeros((1, heads, 0, encoder_input.shape[1]), dtype)
-        return np.asarray([[start_id]], dtype="int32"), attention_weights
     ids = np.zeros((1, max_length + 1), "int32")
     ids[0, 0] = start_id
-    ids, steps, attention = probes.step.predict_on_batch(
+    ids, steps, attention = probes.loop.predict_on_batch(
         {
             "ids": ids,
             "end_id": np.asarray([_end_id(end_id, model.final_layer.units)], "int32"),
