@@ -31,19 +31,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import bench_modern  # noqa: E402  (after the path set-up)
 
-CLASSIFIER = dict(vocab_size=8000, max_len=128, model_dim=128, head_num=4, num_blocks=4, num_class=2)
-SEQ2SEQ = dict(
-    num_layers=2, d_model=128, num_heads=8, dff=512, input_vocab_size=8000, target_vocab_size=8000,
-    pe_input=1000, pe_target=1000, rate=0.1,
-)
+# The sizes, batches and settings of bench_modern.py, from its own defaults.
+DEFAULTS = bench_modern.parse_args([])
+CLASSIFIER = bench_modern.classifier_sizes(DEFAULTS)
+SEQ2SEQ = bench_modern.seq2seq_sizes(DEFAULTS)
+
+
+def _train_row(model_name, side, label, model, x, y):
+    return bench_modern.Row(model_name, "train step", side, label, lambda: model.train_on_batch(x, y))
 
 
 def _classifier_batch():
     import numpy as np
 
     rng = np.random.default_rng(0)
-    x = rng.integers(1, CLASSIFIER["vocab_size"], size=(32, CLASSIFIER["max_len"])).astype("int32")
-    y = np.eye(2, dtype="float32")[rng.integers(0, 2, size=32)]
+    x = rng.integers(1, DEFAULTS.vocab, size=(DEFAULTS.batch, DEFAULTS.max_len)).astype("int32")
+    y = np.eye(2, dtype="float32")[rng.integers(0, 2, size=DEFAULTS.batch)]
     return x, y
 
 
@@ -63,8 +66,8 @@ def metric_rows():
         return ops.divide(ops.sum(hits), ops.sum(ops.cast(mask, "float32")))
 
     rng = np.random.default_rng(1)
-    inp = bench_modern._token_batch(rng, 32, 40, 8000)
-    tar = bench_modern._token_batch(rng, 32, 39, 8000)
+    inp = bench_modern._token_batch(rng, DEFAULTS.batch, DEFAULTS.inp_len, DEFAULTS.s2s_vocab)
+    tar = bench_modern._token_batch(rng, DEFAULTS.batch, DEFAULTS.tar_len + 1, DEFAULTS.s2s_vocab)
     tar[:, 0] = 1
     x, y = (inp.astype("int32"), tar[:, :-1].astype("int32")), tar[:, 1:].astype("int32")
     rows = []
@@ -76,12 +79,11 @@ def metric_rows():
         model = Seq2SeqTransformer(**SEQ2SEQ)
         model(x)
         model.compile(
-            optimizer=keras.optimizers.Adam(NoamSchedule(128), beta_1=0.9, beta_2=0.98, epsilon=1e-9),
+            optimizer=keras.optimizers.Adam(NoamSchedule(DEFAULTS.d_model), beta_1=0.9, beta_2=0.98, epsilon=1e-9),
             loss=masked_sparse_categorical_crossentropy,
             metrics=metrics,
         )
-        rows.append(bench_modern.Row("seq2seq", "train step", "modern", label,
-                                     lambda model=model: model.train_on_batch(x, y)))
+        rows.append(_train_row("seq2seq", "modern", label, model, x, y))
     return rows
 
 
@@ -99,8 +101,7 @@ def optimizer_rows():
     ):
         model = build_transformer_classifier(**CLASSIFIER, compile=False)
         model.compile(loss="categorical_crossentropy", optimizer=make(), metrics=["acc"])
-        rows.append(bench_modern.Row("classifier", "train step", "modern", label,
-                                     lambda model=model: model.train_on_batch(x, y)))
+        rows.append(_train_row("classifier", "modern", label, model, x, y))
     return rows
 
 
@@ -111,12 +112,10 @@ def dropout_rows():
     x, y = _classifier_batch()
     rows = []
     for rate in (0.1, 0.0):
-        legacy = keras22.build_model(**CLASSIFIER, dropout=rate)
-        modern = build_transformer_classifier(**CLASSIFIER, dropout=rate)
-        rows.append(bench_modern.Row("classifier", "train step", "legacy", f"dropout={rate}",
-                                     lambda legacy=legacy: legacy.train_on_batch(x, y)))
-        rows.append(bench_modern.Row("classifier", "train step", "modern", f"dropout={rate}",
-                                     lambda modern=modern: modern.train_on_batch(x, y)))
+        rows.append(_train_row("classifier", "legacy", f"dropout={rate}", keras22.build_model(**CLASSIFIER, dropout=rate),
+                               x, y))
+        rows.append(_train_row("classifier", "modern", f"dropout={rate}",
+                               build_transformer_classifier(**CLASSIFIER, dropout=rate), x, y))
     return rows
 
 
@@ -182,6 +181,7 @@ def main(argv=None):
     parser.add_argument("--inner", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=3)
     args = parser.parse_args(argv)
+    print("command: " + " ".join(["python", "benchmarks/ab_modern_parts.py", *(sys.argv[1:] if argv is None else argv)]))
     for name in args.only or list(EXPERIMENTS):
         rows = EXPERIMENTS[name]()
         bench_modern.time_rows(rows, args.warmup, args.reps, args.inner, lambda message: None)

@@ -128,6 +128,12 @@ def _jit_label(requested: Any, resolved: Any) -> str:
 # --------------------------------------------------------------------------
 
 
+def classifier_sizes(args: argparse.Namespace) -> dict[str, int]:
+    """The classifier's ``build_model`` / ``build_transformer_classifier`` size arguments."""
+    return dict(vocab_size=args.vocab, max_len=args.max_len, model_dim=args.model_dim,
+                head_num=args.heads, num_blocks=args.blocks, num_class=2)
+
+
 def bench_classifier(args: argparse.Namespace, log: Callable[[str], None]) -> list[Row]:
     import numpy as np
     import tensorflow as tf
@@ -136,10 +142,7 @@ def bench_classifier(args: argparse.Namespace, log: Callable[[str], None]) -> li
     from legacy_ref import keras22
     from modern.models import LegacyAdam, build_transformer_classifier
 
-    sizes = dict(
-        vocab_size=args.vocab, max_len=args.max_len, model_dim=args.model_dim,
-        head_num=args.heads, num_blocks=args.blocks, num_class=2,
-    )
+    sizes = classifier_sizes(args)
     log(f"classifier sizes: {sizes}, ffn_dim=4*model_dim, batch={args.batch}, dropout=0.1")
 
     rng = np.random.default_rng(0)
@@ -236,6 +239,15 @@ def _token_batch(rng: Any, batch: int, length: int, vocab: int) -> Any:
     return ids
 
 
+def seq2seq_sizes(args: argparse.Namespace) -> dict[str, Any]:
+    """The tutorial ``Transformer`` / ``Seq2SeqTransformer`` constructor arguments."""
+    return dict(
+        num_layers=args.s2s_layers, d_model=args.d_model, num_heads=args.s2s_heads, dff=args.dff,
+        input_vocab_size=args.s2s_vocab, target_vocab_size=args.s2s_vocab,
+        pe_input=max(1000, args.inp_len), pe_target=max(1000, args.tar_len + 1), rate=0.1,
+    )
+
+
 def bench_seq2seq(args: argparse.Namespace, log: Callable[[str], None]) -> list[Row]:
     import keras
     import numpy as np
@@ -247,11 +259,7 @@ def bench_seq2seq(args: argparse.Namespace, log: Callable[[str], None]) -> list[
     from modern.models.seq2seq import Seq2SeqTransformer, _probes, greedy_decode
     from modern.schedules_noam import NoamSchedule
 
-    sizes = dict(
-        num_layers=args.s2s_layers, d_model=args.d_model, num_heads=args.s2s_heads, dff=args.dff,
-        input_vocab_size=args.s2s_vocab, target_vocab_size=args.s2s_vocab,
-        pe_input=max(1000, args.inp_len), pe_target=max(1000, args.tar_len + 1), rate=0.1,
-    )
+    sizes = seq2seq_sizes(args)
     log(f"seq2seq sizes: {sizes}, batch={args.batch}, inp_len={args.inp_len}, decoder length={args.tar_len} "
         f"(target ids {args.tar_len + 1} long, shifted by one); random weights, not shared (timing only)")
 

@@ -525,6 +525,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3,
                         help="time parse-only and migrate this many times each, alternating; keep the best")
     args = parser.parse_args()
+    print("command: " + " ".join(["python", "benchmarks/bench_rewrite.py", *sys.argv[1:]]))
     with tempfile.TemporaryDirectory(prefix="bench_rewrite_") as tmp:
         tree = Path(tmp) / "tree"
         stats = generate_tree(tree, args.files, args.mix)
