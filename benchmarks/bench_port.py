@@ -29,8 +29,11 @@ peak memory of each step of assigning the largest weight (h5py read,
 conversion to a tensor, variable assign) and of two proposed fixes. Two more
 children run whole ports with those fixes (``--no-candidate`` skips them):
 row blocks assigned in place into the TF variable, and an aligned read handed
-to TensorFlow without a copy (DLPack). Those live in this file only, to
-measure them; nothing in ``migrate/`` uses them.
+to TensorFlow without a copy (DLPack). They are kept here as they were
+measured: the row blocks have since been applied in ``migrate/weights/plan.py``
+(``_assign_in_row_blocks``: identity transforms over ``BLOCK_BYTES`` = 32 MiB),
+so the first candidate now measures close to the current port; the DLPack one
+is in this file only.
 
 Finally the whole ``migrate port SOURCE --to OUT.keras --model factory.py:build``
 CLI runs in a subprocess (start-up, port, ``.keras`` write, reload and
