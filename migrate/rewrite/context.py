@@ -66,7 +66,8 @@ class FileContext:
         self.source_text = source_text
         self.findings: list[RawFinding] = []
         self.needs: set[str] = set()
-        self.classes: dict[str, ClassInfo] = {}
+        self.classes: dict[str, ClassInfo] = {}  # by name: the last class of that name, any depth
+        self.class_at: dict[int, ClassInfo] = {}  # by id() of its ClassDef: exactly that class
         self.var_types: dict[str, str] = {}  # module/function names bound once to Cls(...)
         self.optimizer_names: set[str] = set()
         self.metric_names: set[str] = set()

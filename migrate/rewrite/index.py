@@ -79,6 +79,7 @@ def build_index(ctx: FileContext, module: cst.Module) -> None:
                                 info.list_attr_types[target.attr.value] = lctor
                             _classify(ctx, f"self.{target.attr.value}", value)
             ctx.classes[info.name] = info
+            ctx.class_at[id(stmt)] = info
         elif isinstance(stmt, cst.SimpleStatementLine):
             for small in stmt.body:
                 if isinstance(small, cst.Assign) and len(small.targets) == 1:

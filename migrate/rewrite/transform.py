@@ -146,7 +146,8 @@ class LegacyTransformer(cst.CSTTransformer):
         self.header_comments = frozenset(line.comment.value for line in node.header if line.comment is not None)
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
-        self.class_stack.append(self.ctx.classes.get(node.name.value))
+        # By node, not by name: a nested class may reuse a module-level class's name.
+        self.class_stack.append(self.ctx.class_at.get(id(node)))
 
     def leave_ClassDef(self, original_node: cst.ClassDef, updated_node: cst.ClassDef) -> cst.ClassDef:
         info = self.class_stack.pop()

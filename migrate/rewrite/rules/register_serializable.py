@@ -125,28 +125,15 @@ def is_saved_by_name(ctx: FileContext, info: ClassInfo) -> bool:
                       or target.startswith(_NAMED_FAMILIES) or None) is not None
 
 
-def _own_info(ctx: FileContext, node: cst.ClassDef, info: ClassInfo | None) -> ClassInfo:
-    """The class's bases as written on this class statement.
-
-    ``ctx.classes`` is keyed by name and also holds nested classes, so a nested
-    class of the same name may stand in ``info``; the bases are read here from
-    the statement itself, as ``index.build_index`` reads them.
-    """
-    bases = [ctx.qualified(b.value) or dotted_name(b.value) or "" for b in node.bases]
-    if info is not None and info.bases == bases:
-        return info
-    return ClassInfo(node.name.value, bases)
-
-
 def rewrite(ctx: FileContext, info: ClassInfo | None, original: cst.ClassDef,
             updated: cst.ClassDef) -> cst.ClassDef | None:
     """``updated`` with the registration decorator added first, or None to leave it.
 
     Called for module-level classes only (the transformer knows the nesting).
     """
-    if not ctx.enabled(RULE) or not original.bases:
+    if not ctx.enabled(RULE) or info is None or not original.bases:
         return None
-    if not is_saved_by_name(ctx, _own_info(ctx, original, info)):
+    if not is_saved_by_name(ctx, info):
         return None
     if is_registered(ctx, original.decorators):
         return None

@@ -454,3 +454,26 @@ def test_parameter_rebound_before_it_is_stored_is_not_verbatim():
 def test_idempotent():
     assert_fixed_point(LAYER)
     assert_fixed_point(TUTORIAL)
+
+
+def test_a_nested_class_of_the_same_name_does_not_hide_the_layer():
+    # Classes are indexed by name at any depth; the module-level layer must still be
+    # recognised as a layer when a later function defines a plain class of its name.
+    code, findings = rw('''
+    import keras
+
+
+    class Scale(keras.layers.Layer):
+        def __init__(self, factor, **kwargs):
+            super().__init__(**kwargs)
+            self.factor = factor
+
+
+    def helper():
+        class Scale:
+            pass
+        return Scale
+    ''')
+    assert '        return {\n            **super().get_config(),\n            "factor": self.factor,\n        }' in code
+    assert code.count("def get_config") == 1
+    assert {"KM309", "KM312"} <= rules_of(findings, fixed=True)
