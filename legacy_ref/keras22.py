@@ -224,37 +224,6 @@ class ScaledDotProductAttention(Layer):
         return output
 
 
-def _weight_options(initializer: Any, regularizer: Any, constraint: Any) -> tuple[Any, Any, Any]:
-    """One weight's ``(initializer, regularizer, constraint)`` arguments, deserialised.
-
-    Not legacy code: the legacy layers spelled this out per weight; the
-    objects and their serialised forms are the same.
-    """
-    return (
-        keras_legacy.initializers.get(initializer),
-        keras_legacy.regularizers.get(regularizer),
-        keras_legacy.constraints.get(constraint),
-    )
-
-
-def _weight_options_config(layer: Any, *weights: str) -> dict[str, Any]:
-    """Config entries ``<weight>_initializer`` ... ``<weight>_constraint`` of ``layer``, serialised.
-
-    Initializers first, then regularizers, then constraints, the order of
-    the legacy configs.
-    """
-    config = {}
-    for kind, module in (
-        ("initializer", keras_legacy.initializers),
-        ("regularizer", keras_legacy.regularizers),
-        ("constraint", keras_legacy.constraints),
-    ):
-        for weight in weights:
-            key = f"{weight}_{kind}"
-            config[key] = module.serialize(getattr(layer, key))
-    return config
-
-
 def _fresh_initializer(initializer: Any) -> Any:
     """A new instance of an *unseeded* initializer, so each weight gets its own draw.
 
@@ -335,12 +304,12 @@ class MultiHeadAttention(Layer):
         self.head_num = head_num
         self.activation = keras_legacy.activations.get(activation)
         self.use_bias = use_bias
-        self.kernel_initializer, self.kernel_regularizer, self.kernel_constraint = _weight_options(
-            kernel_initializer, kernel_regularizer, kernel_constraint
-        )
-        self.bias_initializer, self.bias_regularizer, self.bias_constraint = _weight_options(
-            bias_initializer, bias_regularizer, bias_constraint
-        )
+        self.kernel_initializer = keras_legacy.initializers.get(kernel_initializer)
+        self.bias_initializer = keras_legacy.initializers.get(bias_initializer)
+        self.kernel_regularizer = keras_legacy.regularizers.get(kernel_regularizer)
+        self.bias_regularizer = keras_legacy.regularizers.get(bias_regularizer)
+        self.kernel_constraint = keras_legacy.constraints.get(kernel_constraint)
+        self.bias_constraint = keras_legacy.constraints.get(bias_constraint)
         self.history_only = history_only
         self.return_attention = return_attention
         self.Wq = self.Wk = self.Wv = self.Wo = None
@@ -353,7 +322,12 @@ class MultiHeadAttention(Layer):
             "head_num": self.head_num,
             "activation": keras_legacy.activations.serialize(self.activation),
             "use_bias": self.use_bias,
-            **_weight_options_config(self, "kernel", "bias"),
+            "kernel_initializer": keras_legacy.initializers.serialize(self.kernel_initializer),
+            "bias_initializer": keras_legacy.initializers.serialize(self.bias_initializer),
+            "kernel_regularizer": keras_legacy.regularizers.serialize(self.kernel_regularizer),
+            "bias_regularizer": keras_legacy.regularizers.serialize(self.bias_regularizer),
+            "kernel_constraint": keras_legacy.constraints.serialize(self.kernel_constraint),
+            "bias_constraint": keras_legacy.constraints.serialize(self.bias_constraint),
             "history_only": self.history_only,
         }
         if self.return_attention:
@@ -510,64 +484,7 @@ def _normalise(inputs: tf.Tensor, epsilon: float) -> tf.Tensor:
     return (inputs - mean) / K.sqrt(variance + epsilon)
 
 
-class _LayerNormBase(Layer):
-    """What :class:`LayerNorm` and :class:`LayerNormalization` share (not legacy code).
-
-    The two legacy classes took the same arguments, stored and serialised
-    them the same way and computed the same
-    ``_normalise(x) * gamma + beta``; they differ only in the default of
-    ``scale`` and in whether ``gamma``/``beta`` become weights. Their public
-    names, config keys, weight names and epsilon are unchanged.
-    """
-
-    def __init__(
-        self,
-        center: bool = True,
-        scale: bool = True,
-        epsilon: float | None = None,
-        gamma_initializer: Any = "ones",
-        beta_initializer: Any = "zeros",
-        gamma_regularizer: Any = None,
-        beta_regularizer: Any = None,
-        gamma_constraint: Any = None,
-        beta_constraint: Any = None,
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(**kwargs)
-        self.supports_masking = True
-        self.center = center
-        self.scale = scale
-        self.epsilon = K.epsilon() * K.epsilon() if epsilon is None else epsilon
-        self.gamma_initializer, self.gamma_regularizer, self.gamma_constraint = _weight_options(
-            gamma_initializer, gamma_regularizer, gamma_constraint
-        )
-        self.beta_initializer, self.beta_regularizer, self.beta_constraint = _weight_options(
-            beta_initializer, beta_regularizer, beta_constraint
-        )
-        self.gamma = self.beta = None
-
-    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
-        return mask
-
-    def _normalise_scale_center(self, inputs: tf.Tensor) -> tf.Tensor:
-        outputs = _normalise(inputs, self.epsilon)
-        if self.scale:
-            outputs *= self.gamma
-        if self.center:
-            outputs += self.beta
-        return outputs
-
-    def get_config(self) -> dict[str, Any]:
-        config = {
-            "center": self.center,
-            "scale": self.scale,
-            "epsilon": self.epsilon,
-            **_weight_options_config(self, "gamma", "beta"),
-        }
-        return {**super().get_config(), **config}
-
-
-class LayerNorm(_LayerNormBase):
+class LayerNorm(Layer):
     """The blog's weightless layer normalisation.
 
     Accepts the usual gamma/beta arguments but never builds any weight:
@@ -588,16 +505,60 @@ class LayerNorm(_LayerNormBase):
             serialised, never used.
     """
 
-    def __init__(self, center: bool = True, scale: bool = False, epsilon: float | None = None, **kwargs: Any) -> None:
-        super().__init__(center=center, scale=scale, epsilon=epsilon, **kwargs)
+    def __init__(
+        self,
+        center: bool = True,
+        scale: bool = False,
+        epsilon: float | None = None,
+        gamma_initializer: Any = "ones",
+        beta_initializer: Any = "zeros",
+        gamma_regularizer: Any = None,
+        beta_regularizer: Any = None,
+        gamma_constraint: Any = None,
+        beta_constraint: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.supports_masking = True
+        self.center = center
+        self.scale = scale
+        self.epsilon = K.epsilon() * K.epsilon() if epsilon is None else epsilon
+        self.gamma_initializer = keras_legacy.initializers.get(gamma_initializer)
+        self.beta_initializer = keras_legacy.initializers.get(beta_initializer)
+        self.gamma_regularizer = keras_legacy.regularizers.get(gamma_regularizer)
+        self.beta_regularizer = keras_legacy.regularizers.get(beta_regularizer)
+        self.gamma_constraint = keras_legacy.constraints.get(gamma_constraint)
+        self.beta_constraint = keras_legacy.constraints.get(beta_constraint)
         # Never replaced by weights: the legacy class has no build().
         self.gamma, self.beta = 0.0, 0.0
 
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        return mask
+
     def call(self, inputs: tf.Tensor, **kwargs: Any) -> tf.Tensor:
-        return self._normalise_scale_center(inputs)
+        outputs = _normalise(inputs, self.epsilon)
+        if self.scale:
+            outputs *= self.gamma
+        if self.center:
+            outputs += self.beta
+        return outputs
+
+    def get_config(self) -> dict[str, Any]:
+        config = {
+            "center": self.center,
+            "scale": self.scale,
+            "epsilon": self.epsilon,
+            "gamma_initializer": keras_legacy.initializers.serialize(self.gamma_initializer),
+            "beta_initializer": keras_legacy.initializers.serialize(self.beta_initializer),
+            "gamma_regularizer": keras_legacy.regularizers.serialize(self.gamma_regularizer),
+            "beta_regularizer": keras_legacy.regularizers.serialize(self.beta_regularizer),
+            "gamma_constraint": keras_legacy.constraints.serialize(self.gamma_constraint),
+            "beta_constraint": keras_legacy.constraints.serialize(self.beta_constraint),
+        }
+        return {**super().get_config(), **config}
 
 
-class LayerNormalization(_LayerNormBase):
+class LayerNormalization(Layer):
     """Weighted layer normalisation of the source family (keras-layer-normalization).
 
     Same normalisation and epsilon default (``K.epsilon() ** 2`` = ``1e-14``)
@@ -617,26 +578,76 @@ class LayerNormalization(_LayerNormBase):
         beta_regularizer, gamma_constraint, beta_constraint: for the weights.
     """
 
+    def __init__(
+        self,
+        center: bool = True,
+        scale: bool = True,
+        epsilon: float | None = None,
+        gamma_initializer: Any = "ones",
+        beta_initializer: Any = "zeros",
+        gamma_regularizer: Any = None,
+        beta_regularizer: Any = None,
+        gamma_constraint: Any = None,
+        beta_constraint: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.supports_masking = True
+        self.center = center
+        self.scale = scale
+        self.epsilon = K.epsilon() * K.epsilon() if epsilon is None else epsilon
+        self.gamma_initializer = keras_legacy.initializers.get(gamma_initializer)
+        self.beta_initializer = keras_legacy.initializers.get(beta_initializer)
+        self.gamma_regularizer = keras_legacy.regularizers.get(gamma_regularizer)
+        self.beta_regularizer = keras_legacy.regularizers.get(beta_regularizer)
+        self.gamma_constraint = keras_legacy.constraints.get(gamma_constraint)
+        self.beta_constraint = keras_legacy.constraints.get(beta_constraint)
+        self.gamma = self.beta = None
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        return mask
+
     def build(self, input_shape: Any) -> None:
         shape = tuple(input_shape)[-1:]
         if self.scale:
-            self.gamma = self._weight("gamma", shape)
+            self.gamma = self.add_weight(
+                shape=shape,
+                initializer=self.gamma_initializer,
+                regularizer=self.gamma_regularizer,
+                constraint=self.gamma_constraint,
+                name="gamma",
+            )
         if self.center:
-            self.beta = self._weight("beta", shape)
+            self.beta = self.add_weight(
+                shape=shape,
+                initializer=self.beta_initializer,
+                regularizer=self.beta_regularizer,
+                constraint=self.beta_constraint,
+                name="beta",
+            )
         super().build(input_shape)
 
-    def _weight(self, name: str, shape: tuple) -> tf.Variable:
-        # `name` is also the prefix of the weight's constructor arguments.
-        return self.add_weight(
-            shape=shape,
-            initializer=getattr(self, f"{name}_initializer"),
-            regularizer=getattr(self, f"{name}_regularizer"),
-            constraint=getattr(self, f"{name}_constraint"),
-            name=name,
-        )
-
     def call(self, inputs: tf.Tensor, training: Any = None) -> tf.Tensor:
-        return self._normalise_scale_center(inputs)
+        outputs = _normalise(inputs, self.epsilon)
+        if self.scale:
+            outputs *= self.gamma
+        if self.center:
+            outputs += self.beta
+        return outputs
+
+    def get_config(self) -> dict[str, Any]:
+        config = {
+            "center": self.center,
+            "scale": self.scale,
+            "epsilon": self.epsilon,
+            "gamma_initializer": keras_legacy.initializers.serialize(self.gamma_initializer),
+            "beta_initializer": keras_legacy.initializers.serialize(self.beta_initializer),
+            "gamma_regularizer": keras_legacy.regularizers.serialize(self.gamma_regularizer),
+            "beta_regularizer": keras_legacy.regularizers.serialize(self.beta_regularizer),
+            "gamma_constraint": keras_legacy.constraints.serialize(self.gamma_constraint),
+            "beta_constraint": keras_legacy.constraints.serialize(self.beta_constraint),
+        }
+        return {**super().get_config(), **config}
 
 
 # --------------------------------------------------------------------------

@@ -320,35 +320,7 @@ class DecoderLayer(tf_keras.layers.Layer):
         return out3, weights_block1, weights_block2
 
 
-class _EmbeddingStack(tf_keras.layers.Layer):
-    """What ``Encoder`` and ``Decoder`` share (the 2021 code repeated it in both).
-
-    Sets ``d_model``, ``num_layers``, ``embedding`` and ``pos_encoding`` in the
-    tutorial's order, so attribute names, checkpoint keys and the object
-    graph's child order are those of the 2021 classes; the subclass then adds
-    its blocks and ``dropout``.
-    """
-
-    def __init__(self, num_layers: int, d_model: int, vocab_size: int, maximum_position_encoding: int) -> None:
-        super().__init__()
-        self.d_model = d_model
-        self.num_layers = num_layers
-
-        self.embedding = tf_keras.layers.Embedding(vocab_size, d_model)
-        self.pos_encoding = positional_encoding(maximum_position_encoding, d_model)
-
-    def _embed(self, x: tf.Tensor, training: Any) -> tf.Tensor:
-        """The 2021 prelude: ``embedding(x) * sqrt(d_model) + PE[:, :seq_len]``, then dropout."""
-        seq_len = tf.shape(x)[1]
-
-        x = self.embedding(x)
-        x *= tf.math.sqrt(tf.cast(self.d_model, tf.float32))
-        x += self.pos_encoding[:, :seq_len, :]
-
-        return self.dropout(x, training=training)
-
-
-class Encoder(_EmbeddingStack):
+class Encoder(tf_keras.layers.Layer):
     """Token embedding, scaled by ``sqrt(d_model)``, plus positions, then N blocks.
 
     Attributes: ``embedding`` (``Embedding(input_vocab_size, d_model)``),
@@ -369,18 +341,30 @@ class Encoder(_EmbeddingStack):
         maximum_position_encoding: int,
         rate: float = 0.1,
     ) -> None:
-        super().__init__(num_layers, d_model, input_vocab_size, maximum_position_encoding)
+        super().__init__()
+        self.d_model = d_model
+        self.num_layers = num_layers
+
+        self.embedding = tf_keras.layers.Embedding(input_vocab_size, d_model)
+        self.pos_encoding = positional_encoding(maximum_position_encoding, self.d_model)
+
         self.enc_layers = [EncoderLayer(d_model, num_heads, dff, rate) for _ in range(num_layers)]
         self.dropout = tf_keras.layers.Dropout(rate)
 
     def call(self, x, training, mask):  # noqa: D102
-        x = self._embed(x, training)
+        seq_len = tf.shape(x)[1]
+
+        x = self.embedding(x)
+        x *= tf.math.sqrt(tf.cast(self.d_model, tf.float32))
+        x += self.pos_encoding[:, :seq_len, :]
+
+        x = self.dropout(x, training=training)
         for i in range(self.num_layers):
             x = self.enc_layers[i](x, training, mask)
         return x
 
 
-class Decoder(_EmbeddingStack):
+class Decoder(tf_keras.layers.Layer):
     """Target embedding plus positions, then N ``DecoderLayer`` blocks.
 
     Attributes: ``embedding``, ``pos_encoding``, ``dec_layers`` (a Python list),
@@ -405,13 +389,25 @@ class Decoder(_EmbeddingStack):
         maximum_position_encoding: int,
         rate: float = 0.1,
     ) -> None:
-        super().__init__(num_layers, d_model, target_vocab_size, maximum_position_encoding)
+        super().__init__()
+        self.d_model = d_model
+        self.num_layers = num_layers
+
+        self.embedding = tf_keras.layers.Embedding(target_vocab_size, d_model)
+        self.pos_encoding = positional_encoding(maximum_position_encoding, d_model)
+
         self.dec_layers = [DecoderLayer(d_model, num_heads, dff, rate) for _ in range(num_layers)]
         self.dropout = tf_keras.layers.Dropout(rate)
 
     def call(self, x, enc_output, training, look_ahead_mask, padding_mask):  # noqa: D102
+        seq_len = tf.shape(x)[1]
         attention_weights: dict[str, tf.Tensor] = {}
-        x = self._embed(x, training)
+
+        x = self.embedding(x)
+        x *= tf.math.sqrt(tf.cast(self.d_model, tf.float32))
+        x += self.pos_encoding[:, :seq_len, :]
+
+        x = self.dropout(x, training=training)
         for i in range(self.num_layers):
             x, block1, block2 = self.dec_layers[i](
                 x, enc_output, training, look_ahead_mask, padding_mask
