@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
-    from migrate.rewrite.rules.catalog import FAMILIES, RULES
+    from migrate.rewrite.catalog import FAMILIES, RULES
 
     if args.json:
         print(json.dumps([{"id": r.id, "name": r.name, "tier": r.tier, "description": r.description}
@@ -104,7 +104,7 @@ def cmd_rewrite(args: argparse.Namespace) -> int:
 
     from migrate.rewrite.context import Options
     from migrate.rewrite.engine import Task, default_jobs, discover, is_tty, run
-    from migrate.rewrite.rules.catalog import expand_selection
+    from migrate.rewrite.catalog import expand_selection
 
     try:
         select = frozenset(expand_selection(args.select))

@@ -9,7 +9,7 @@ import libcst as cst
 
 from migrate.rewrite.names import canonical, dotted_name, resolve
 from migrate.rewrite.render import render
-from migrate.rewrite.rules.catalog import RULES_BY_ID, SAFE
+from migrate.rewrite.catalog import RULES_BY_ID, SAFE
 
 _OPS_REF = re.compile(r"(?<![\w.])ops\.")
 _EXPR_CACHE: dict[str, tuple[cst.BaseExpression, frozenset[str]]] = {}

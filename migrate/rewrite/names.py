@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import libcst as cst
 
-from migrate.rewrite.rules.tables import TF_KERAS_PREFIXES
+from migrate.rewrite.tables import TF_KERAS_PREFIXES
 
 
 def dotted_name(node: cst.BaseExpression) -> str | None:

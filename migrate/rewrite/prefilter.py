@@ -32,7 +32,7 @@ from collections.abc import Iterable
 import libcst as cst
 
 from migrate.rewrite.names import iter_statements
-from migrate.rewrite.rules.tables import GENERATOR_METHODS, KERAS1_FIT_RENAMES, KERAS1_FIT_REPORT, REMOVED_ARGS
+from migrate.rewrite.tables import GENERATOR_METHODS, KERAS1_FIT_RENAMES, KERAS1_FIT_REPORT, REMOVED_ARGS
 
 #: Attribute and method names some rule acts on whatever the receiver is.
 METHOD_WORDS: frozenset[str] = frozenset({

@@ -9,8 +9,8 @@ import inspect
 
 import pytest
 
-from migrate.rewrite.rules import catalog, tables
-from migrate.rewrite.rules.keras3_api import KERAS3_NAMES
+from migrate.rewrite import catalog, tables
+from migrate.rewrite.keras3_api import KERAS3_NAMES
 
 
 def _resolve(name: str) -> object:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
-from migrate.rewrite.rules.tables import ADD_WEIGHT_KERAS2_ORDER
+from migrate.rewrite.tables import ADD_WEIGHT_KERAS2_ORDER
 
 
 def rewrite(ctx: FileContext, original: cst.Call, updated: cst.Call) -> cst.Call | None:

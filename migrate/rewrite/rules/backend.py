@@ -14,8 +14,8 @@ import libcst as cst
 
 from migrate.rewrite.context import FileContext
 from migrate.rewrite.rules import backend_ctor, backend_random, batch_dot, get_set_value, switch
-from migrate.rewrite.rules.tables import BACKEND_BY_NAME, BACKEND_KEPT, BACKEND_UNSUPPORTED, RANDOM_OPS
-from migrate.rewrite.rules.templating import BindError, bind, head, render, used_params
+from migrate.rewrite.tables import BACKEND_BY_NAME, BACKEND_KEPT, BACKEND_UNSUPPORTED, RANDOM_OPS
+from migrate.rewrite.templating import BindError, bind, head, render, used_params
 
 _SPECIAL = {
     "batch_dot": batch_dot.rewrite,

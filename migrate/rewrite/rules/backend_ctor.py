@@ -23,7 +23,7 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
-from migrate.rewrite.rules.templating import BindError, absent, bind
+from migrate.rewrite.templating import BindError, absent, bind
 
 RULE = "KM210"
 PARAMS: dict[str, tuple[str, ...]] = {

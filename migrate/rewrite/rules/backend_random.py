@@ -13,8 +13,8 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
-from migrate.rewrite.rules.tables import RANDOM_OPS
-from migrate.rewrite.rules.templating import BindError, absent, bind, head, render
+from migrate.rewrite.tables import RANDOM_OPS
+from migrate.rewrite.templating import BindError, absent, bind, head, render
 
 RULE = "KM211"
 

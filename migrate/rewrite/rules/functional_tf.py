@@ -15,8 +15,8 @@ from typing import TypeVar
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
-from migrate.rewrite.rules.tables import FUNCTIONAL_TF_OPS
-from migrate.rewrite.rules.templating import BindError, bind, render
+from migrate.rewrite.tables import FUNCTIONAL_TF_OPS
+from migrate.rewrite.templating import BindError, bind, render
 
 _OP_PREFIXES = ("tensorflow.math.", "tensorflow.nn.", "tensorflow.linalg.")
 _NOT_OPS = ("tensorflow.train", "tensorflow.data", "tensorflow.function", "tensorflow.TensorSpec",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
-from migrate.rewrite.rules.templating import BindError, bind
+from migrate.rewrite.templating import BindError, bind
 
 
 def rewrite_get(ctx: FileContext, original: cst.Call, updated: cst.Call) -> cst.BaseExpression | None:

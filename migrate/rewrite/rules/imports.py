@@ -13,8 +13,8 @@ import libcst as cst
 from migrate.rewrite.context import FileContext
 from migrate.rewrite.names import build_dotted, canonical, module_name
 from migrate.rewrite.rules import hard_sigmoid, merge_layer
-from migrate.rewrite.rules.keras3_api import KERAS3_NAMES, KERAS3_TOP
-from migrate.rewrite.rules.tables import CHECKED_MODULES, MODULE_ROWS_BY_LEGACY
+from migrate.rewrite.keras3_api import KERAS3_NAMES, KERAS3_TOP
+from migrate.rewrite.tables import CHECKED_MODULES, MODULE_ROWS_BY_LEGACY
 
 _CHECKED = set(CHECKED_MODULES)
 

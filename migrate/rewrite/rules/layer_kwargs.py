@@ -19,8 +19,8 @@ import libcst as cst
 
 from migrate.rewrite.context import FileContext
 from migrate.rewrite.rules.imports import map_name
-from migrate.rewrite.rules.tables import KERAS1_LAYER_KWARGS, KERAS22_RNN_DEFAULTS
-from migrate.rewrite.rules.templating import tidy_args
+from migrate.rewrite.tables import KERAS1_LAYER_KWARGS, KERAS22_RNN_DEFAULTS
+from migrate.rewrite.templating import tidy_args
 
 _ACTIVATION_KWARGS = ("activation", "recurrent_activation", "inner_activation")
 _EQ = cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(""))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
-from migrate.rewrite.rules.tables import MERGE_MODES
+from migrate.rewrite.tables import MERGE_MODES
 
 RULE = "KM311"
 NAMES = ("keras.layers.Merge", "keras.layers.merge.Merge", "keras.legacy.layers.Merge", "keras.engine.topology.Merge")

@@ -17,8 +17,8 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
-from migrate.rewrite.rules.tables import KERAS22_ADAGRAD_ACCUMULATOR, OPTIMIZERS
-from migrate.rewrite.rules.templating import tidy_args
+from migrate.rewrite.tables import KERAS22_ADAGRAD_ACCUMULATOR, OPTIMIZERS
+from migrate.rewrite.templating import tidy_args
 
 RULE = "KM409"
 _EQ = cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(""))

@@ -16,8 +16,8 @@ import libcst as cst
 
 from migrate.rewrite.context import FileContext
 from migrate.rewrite.names import dotted_name
-from migrate.rewrite.rules.tables import OPTIMIZERS
-from migrate.rewrite.rules.templating import tidy_args
+from migrate.rewrite.tables import OPTIMIZERS
+from migrate.rewrite.templating import tidy_args
 
 #: Keras 2.2 default learning rates that differ from Keras 3's.
 KERAS22_LR_DEFAULTS = {"Adagrad": "0.01", "Adadelta": "1.0", "Adamax": "0.002", "Nadam": "0.002"}

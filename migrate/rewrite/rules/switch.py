@@ -13,7 +13,7 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
-from migrate.rewrite.rules.templating import BindError, bind
+from migrate.rewrite.templating import BindError, bind
 
 PARAMS = ("condition", "then_expression", "else_expression")
 

@@ -19,8 +19,8 @@ import libcst as cst
 
 from migrate.rewrite.context import FileContext
 from migrate.rewrite.names import dotted_name
-from migrate.rewrite.rules.templating import tidy_args
-from migrate.rewrite.rules.tables import (
+from migrate.rewrite.templating import tidy_args
+from migrate.rewrite.tables import (
     GENERATOR_METHODS,
     KERAS1_FIT_RENAMES,
     KERAS1_FIT_REPORT,
