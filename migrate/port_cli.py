@@ -1,15 +1,38 @@
-"""The ``migrate port`` subcommand: argument parsing and exit codes.
+"""The ``migrate port`` subcommand: argument parsing, exit codes, signals, noise.
 
 Exit codes: 0 ported (or a complete ``--dry-run`` plan); 2 the port failed
 (bad source, mismatch, failed verification, OUT problems) -- nothing is
-written at OUT.
+written at OUT; 130, 143, 129 interrupted by SIGINT, SIGTERM, SIGHUP -- the
+temporary files are removed and nothing is written at OUT. Every failure is
+one ``migrate port: error:`` line on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import re
+import signal
 import sys
+import threading
 from pathlib import Path
+from types import FrameType
+from typing import Any
+
+# Signals that end a port; each leaves with 128 + its number, as a shell does.
+HANDLED_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def parse_size(text: str) -> int:
+    """``--max-weight-bytes``: a byte count, optionally with K, M, G or T (binary units)."""
+    match = _SIZE.match(text)
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size (e.g. 8G, 500M, 1073741824)")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
 
 
 def add_port_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") -> None:
@@ -37,19 +60,133 @@ def add_port_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     port.add_argument("--atol", type=float, default=1e-5, help="--verify tolerance (default 1e-5)")
     port.add_argument("--dry-run", action="store_true", help="print the plan (source -> target [transform]) and stop")
     port.add_argument("--report", metavar="FILE.json", help="write the plan, dropped optimizer state and figures as JSON")
-    port.add_argument("--force", action="store_true", help="overwrite an existing OUT")
+    port.add_argument("--force", action="store_true", help="overwrite an existing OUT (never SOURCE itself)")
+    port.add_argument("--max-weight-bytes", type=parse_size, default=None, metavar="SIZE",
+                      help="refuse a SOURCE whose weights declare more than SIZE bytes in all (default 8G; "
+                           "a port holds a few copies in memory); accepts K, M, G, T")
+
+
+class Interrupted(BaseException):
+    """A handled signal arrived. A ``BaseException`` so that no ``except
+    Exception`` in Keras or TensorFlow swallows it on its way out."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    # Only the first signal unwinds; a second one (Ctrl-C pressed again)
+    # must not interrupt the clean-up the first one started.
+    if not getattr(_on_signal, "fired", False):
+        _on_signal.fired = True  # type: ignore[attr-defined]
+        raise Interrupted(signum)
+
+
+class _SignalGuard:
+    """Turns SIGINT, SIGTERM and SIGHUP into :class:`Interrupted` while a port runs."""
+
+    def __enter__(self) -> "_SignalGuard":
+        self.previous: dict[int, Any] = {}
+        _on_signal.fired = False  # type: ignore[attr-defined]
+        if threading.current_thread() is threading.main_thread():
+            for signum in HANDLED_SIGNALS:
+                self.previous[signum] = signal.signal(signum, _on_signal)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+
+
+def quiet_tensorflow() -> None:
+    """Import TensorFlow with its C++ start-up lines silenced.
+
+    TensorFlow and XLA log from C++ before absl logging is initialised
+    ("All log messages before absl::InitializeLog()", "Could not find cuda
+    drivers", "failed call to cuInit", oneDNN and cpu_feature_guard notes);
+    ``TF_CPP_MIN_LOG_LEVEL`` silences only some of them, and only if set
+    before the import. So the variable is set (unless the user set it) and
+    file descriptor 2 points to /dev/null while TensorFlow loads and looks for
+    devices; Python errors raised meanwhile still propagate.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    if "tensorflow" in sys.modules:
+        return
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow") is None:
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        saved = None
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        if saved is not None:
+            os.dup2(null, 2)
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()  # device discovery logs (cuInit) here, once
+    finally:
+        if saved is not None:
+            os.dup2(saved, 2)
+            os.close(saved)
+        os.close(null)
+
+
+class _WarningSummary:
+    """Collects Python warnings during a port and prints them as one note.
+
+    Warnings raised by Keras about the user's model (or by their factory)
+    are theirs to judge, but one line per warning, repeated per layer,
+    buries the result. A user who asked for warnings (``-W``,
+    ``PYTHONWARNINGS``) sees them as usual.
+    """
+
+    def __init__(self) -> None:
+        import warnings
+
+        self.enabled = not sys.warnoptions
+        self._context = warnings.catch_warnings(record=True) if self.enabled else None
+        self.caught: list[Any] = []
+
+    def __enter__(self) -> "_WarningSummary":
+        # The filters in force stay (DeprecationWarnings from library
+        # internals remain ignored, as without migrate); only the printing
+        # is replaced by recording.
+        if self._context is not None:
+            self.caught = self._context.__enter__()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._context is not None:
+            self._context.__exit__(*exc_info)
+
+    def print(self) -> None:
+        if not self.caught:
+            return
+        kinds: dict[tuple[str, str], int] = {}
+        for item in self.caught:
+            key = (item.category.__name__, " ".join(str(item.message).split())[:160])
+            kinds[key] = kinds.get(key, 0) + 1
+        (category, message), count = max(kinds.items(), key=lambda kv: kv[1])
+        total = len(self.caught)
+        print(f"migrate port: note: {total} Python warning{'s' if total != 1 else ''} from Keras or your code "
+              f"during the port, most often ({count}x) {category}: {message} -- run with PYTHONWARNINGS=default "
+              "to see each", file=sys.stderr)
 
 
 def cmd_port(args: argparse.Namespace) -> int:
-    import os
-
     # TensorFlow's oneDNN CPU allocator keeps freed buffers: building a model
     # and streaming a checkpoint into it then peaks well above the model's
     # own size. Off by default for ports (set it to 1 to override); it only
     # takes effect when TensorFlow is not imported yet.
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    from migrate.weights.errors import PortError
+    from migrate.weights.errors import PortError, one_line
     from migrate.weights.port import PortRequest, run_port
+    from migrate.weights.writer import remove_temp_files
 
     request = PortRequest(
         source=Path(args.source),
@@ -63,9 +200,41 @@ def cmd_port(args: argparse.Namespace) -> int:
         force=args.force,
         atol=args.atol,
     )
+    if args.max_weight_bytes is not None:
+        request.max_weight_bytes = args.max_weight_bytes
+    summary = _WarningSummary()
     try:
-        run_port(request)
+        with _SignalGuard(), summary:
+            try:
+                quiet_tensorflow()
+                run_port(request)
+            finally:
+                remove_temp_files()
     except PortError as exc:
+        summary.print()
         print(f"migrate port: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except (Interrupted, KeyboardInterrupt) as exc:
+        remove_temp_files()
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        name = signal.Signals(signum).name
+        print(f"migrate port: error: interrupted by {name}; temporary files removed, "
+              f"nothing written{f' at {request.out}' if request.out else ''}", file=sys.stderr)
+        return 128 + int(signum)
+    except SystemExit as exc:
+        # Reached only if user code called sys.exit somewhere we do not wrap.
+        print(f"migrate port: error: {args.source}: user code called sys.exit({exc.code!r}) during the port; "
+              "nothing written", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"migrate port: error: {args.source}: out of memory; nothing written (a smaller "
+              "--max-weight-bytes refuses such a source up front)", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        if os.environ.get("MIGRATE_DEBUG"):
+            raise
+        print(f"migrate port: error: {args.source}: internal error ({type(exc).__name__}: {one_line(exc)}); "
+              "nothing written; please report it (MIGRATE_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return 2
+    summary.print()
     return 0

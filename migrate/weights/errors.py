@@ -2,6 +2,21 @@
 
 from __future__ import annotations
 
+# An exception text quoted inside one of our messages is cut here: Keras and
+# TensorFlow errors can run to pages (a whole layer list, a C++ stack).
+QUOTE_LIMIT = 300
+
+
+def one_line(text: object, limit: int = QUOTE_LIMIT) -> str:
+    """``text`` (often a third-party exception) as one line of at most ``limit`` characters.
+
+    Keras and TensorFlow exception texts span several lines (argument dumps,
+    indented tracebacks); pasted into our ``migrate port: error:`` line they
+    would break the one-line promise and bury the part that matters.
+    """
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 3].rstrip() + "..."
+
 
 class PortError(Exception):
     """A port cannot go on. The message is one line for the user: it names the
@@ -10,9 +25,11 @@ class PortError(Exception):
     exit_code = 2
 
     def __init__(self, path: object, message: str) -> None:
-        self.path = str(path)
-        self.detail = message
-        super().__init__(f"{self.path}: {message}")
+        self.path = one_line(path, limit=1000)
+        # Whatever a caller pasted in (an exception text with newlines), the
+        # message stays one line.
+        self.detail = " ".join(str(message).split())
+        super().__init__(f"{self.path}: {self.detail}")
 
 
 class UnsafeSourceError(PortError):

@@ -10,11 +10,22 @@ Two layouts, both read as data with h5py and never executed:
   group, plus root attributes ``model_config`` (JSON) and ``training_config``;
   an ``optimizer_weights`` group is reported and dropped.
 
-Before anything is read, the whole file is walked and refused if it holds
+Before anything is read, the whole file is walked (each HDF5 object once, by
+its address, however many hard links lead to it) and refused if it holds
 anything a legacy Keras file never does and a port must never follow:
 external or soft links, external or virtual datasets, non-numeric data,
 absurd shapes, or datasets whose stored bytes do not cover their declared
-size (a truncated or crafted file).
+size (a truncated or crafted file). What a file may make us allocate is
+bounded by what it stores:
+
+* a contiguous dataset must hold every declared byte;
+* a chunked dataset must have every chunk written (HDF5 reads an unwritten
+  chunk as fill values, so a 100 KB file could declare gigabytes);
+* a compressed dataset may not expand more than :data:`MAX_EXPANSION` times
+  its stored bytes (Keras never compresses weights; trained float weights
+  barely compress, so only a crafted "zip bomb" goes beyond that);
+* all the weights together may not exceed ``max_weight_bytes``
+  (``--max-weight-bytes``; default :data:`DEFAULT_MAX_WEIGHT_BYTES`).
 """
 
 from __future__ import annotations
@@ -25,13 +36,22 @@ from typing import Any
 
 import numpy as np
 
-from migrate.weights.errors import PortError, UnsafeSourceError
+from migrate.weights.errors import PortError, UnsafeSourceError, one_line
 from migrate.weights.source import SourceWeight, WeightSource
 
 # No legacy Keras weight comes near this; a larger declaration is a crafted
 # file that would make a reader allocate without bound.
 MAX_ELEMENTS = 2**34
 MAX_DIM = 2**31
+# A compressed dataset may decompress to at most this many times its stored
+# bytes, beyond a small allowance for the odd all-zero bias: trained float
+# weights compress by a few percent, zeros by ~1000x (a decompression bomb).
+MAX_EXPANSION = 64
+EXPANSION_ALLOWANCE = 1 << 20
+# The weights a port reads, all together; a port holds a few copies of them
+# (source array, variable, saved file), so this keeps a default run in the
+# memory of an ordinary machine. Raised with --max-weight-bytes.
+DEFAULT_MAX_WEIGHT_BYTES = 8 << 30
 
 
 def _decode(value: Any) -> str:
@@ -59,6 +79,14 @@ def is_hdf5(path: Path) -> bool:
         return False
 
 
+def _chunk_count(shape: tuple[int, ...], chunks: tuple[int, ...]) -> int:
+    """How many chunks a dataset of ``shape`` needs to be fully written."""
+    count = 1
+    for dim, chunk in zip(shape, chunks):
+        count *= -(-dim // chunk)
+    return count
+
+
 def _check_dataset(path: Path, name: str, dset: Any) -> None:
     import h5py
 
@@ -71,32 +99,76 @@ def _check_dataset(path: Path, name: str, dset: Any) -> None:
     shape = dset.shape or ()
     if any(d > MAX_DIM for d in shape) or int(np.prod(shape, dtype=object)) > MAX_ELEMENTS:
         raise UnsafeSourceError(path, f"dataset {name!r} declares an absurd shape {shape}")
-    if dset.compression is None and dset.chunks is None and dset.size:
-        stored = dset.id.get_storage_size()
-        if stored < dset.size * dset.dtype.itemsize:
-            raise PortError(
-                path,
-                f"dataset {name!r} declares {dset.size * dset.dtype.itemsize} bytes but the file holds "
-                f"{stored}: the file is truncated or corrupt; re-export it from the legacy model",
-            )
+    declared = int(np.prod(shape, dtype=object)) * dset.dtype.itemsize
+    if not declared:
+        return
+    stored = dset.id.get_storage_size()
+    corrupt = "the file is truncated, corrupt or crafted; re-export it from the legacy model"
+    if dset.chunks is None:
+        if stored < declared:
+            raise PortError(path, f"dataset {name!r} declares {declared} bytes but the file holds {stored}: {corrupt}")
+        return
+    # Chunked: HDF5 returns the fill value for a chunk never written, so the
+    # storage size says nothing about coverage; the chunk count does.
+    needed = _chunk_count(shape, dset.chunks)
+    written = dset.id.get_num_chunks()
+    if written < needed:
+        raise PortError(
+            path, f"dataset {name!r} declares {declared} bytes in {needed} chunks but only {written} are written: {corrupt}"
+        )
+    # Reading decompresses whole chunks, which may be larger than the data.
+    expanded = max(declared, written * int(np.prod(dset.chunks, dtype=object)) * dset.dtype.itemsize)
+    if expanded > MAX_EXPANSION * stored + EXPANSION_ALLOWANCE:
+        raise UnsafeSourceError(
+            path,
+            f"dataset {name!r} would expand from {stored} stored bytes to {expanded} (over {MAX_EXPANSION}x; a "
+            "decompression bomb, or a genuine all-zero weight): if the file is genuine, store it uncompressed "
+            "(h5repack -f NONE) and port again",
+        )
 
 
-def _walk(path: Path, group: Any, prefix: str = "") -> None:
-    """Refuse any link or dataset a legacy Keras file never contains."""
+def _object_key(item: Any) -> tuple[int, int]:
+    """The identity of an HDF5 object: (file number, object header address)."""
     import h5py
 
-    for key in group.keys():
-        name = f"{prefix}/{key}" if prefix else key
-        link = group.get(key, getlink=True)
-        if isinstance(link, h5py.ExternalLink):
-            raise UnsafeSourceError(path, f"{name!r} is an external link to {link.filename}:{link.path}; refusing to follow it")
-        if isinstance(link, h5py.SoftLink):
-            raise UnsafeSourceError(path, f"{name!r} is a soft link to {link.path}; legacy Keras files have none")
-        item = group[key]
-        if isinstance(item, h5py.Dataset):
-            _check_dataset(path, name, item)
-        elif isinstance(item, h5py.Group):
-            _walk(path, item, name)
+    info = h5py.h5o.get_info(item.id)
+    return int(info.fileno), int(info.addr)
+
+
+def _walk(path: Path, root: Any) -> dict[str, tuple[int, ...]]:
+    """Refuse any link or dataset a legacy Keras file never contains.
+
+    Returns every dataset's shape by the first path that reached it. Each
+    object is visited once, by address: hard links may make a DAG of groups
+    whose paths grow exponentially (40 groups each linking twice to the
+    next are 2**40 paths) while the objects stay few. The walk keeps its own
+    stack, so a file nested thousands of groups deep cannot exhaust Python's.
+    """
+    import h5py
+
+    seen = {_object_key(root)}
+    datasets: dict[str, tuple[int, ...]] = {}
+    stack: list[tuple[str, Any]] = [("", root)]
+    while stack:
+        prefix, group = stack.pop()
+        for key in group.keys():
+            name = f"{prefix}/{key}" if prefix else key
+            link = group.get(key, getlink=True)
+            if isinstance(link, h5py.ExternalLink):
+                raise UnsafeSourceError(path, f"{name!r} is an external link to {link.filename}:{link.path}; refusing to follow it")
+            if isinstance(link, h5py.SoftLink):
+                raise UnsafeSourceError(path, f"{name!r} is a soft link to {link.path}; legacy Keras files have none")
+            item = group[key]
+            identity = _object_key(item)
+            if identity in seen:
+                continue
+            seen.add(identity)
+            if isinstance(item, h5py.Dataset):
+                _check_dataset(path, name, item)
+                datasets[name] = tuple(item.shape or ())
+            elif isinstance(item, h5py.Group):
+                stack.append((name, item))
+    return datasets
 
 
 def _readers(path: Path, dset: Any, name: str):
@@ -104,7 +176,7 @@ def _readers(path: Path, dset: Any, name: str):
         try:
             return np.asarray(dset[selection])
         except (OSError, ValueError, RuntimeError) as exc:
-            raise PortError(path, f"weight {name!r} cannot be read ({exc}); the file is truncated or corrupt") from exc
+            raise PortError(path, f"weight {name!r} cannot be read ({one_line(exc)}); the file is truncated or corrupt") from exc
 
     def read() -> np.ndarray:
         return guarded(())
@@ -115,12 +187,18 @@ def _readers(path: Path, dset: Any, name: str):
     return read, (read_rows if dset.ndim >= 1 else None)
 
 
-def read_h5(path: str | Path) -> WeightSource:
+def read_h5(path: str | Path, max_weight_bytes: int = DEFAULT_MAX_WEIGHT_BYTES) -> WeightSource:
     """Open a legacy Keras HDF5 file and catalogue its weights (lazily).
+
+    Args:
+        path: the ``.h5`` file.
+        max_weight_bytes: the most the catalogued weights may declare, all
+            together (``--max-weight-bytes``).
 
     Raises:
         PortError: the file does not exist, is not HDF5, is truncated or
-            corrupt, or is not a Keras weights/model file.
+            corrupt, is not a Keras weights/model file, or its weights exceed
+            ``max_weight_bytes``.
         UnsafeSourceError: the file holds links or datasets a port refuses.
     """
     import h5py
@@ -131,9 +209,18 @@ def read_h5(path: str | Path) -> WeightSource:
     try:
         handle = h5py.File(path, "r")
     except OSError as exc:
-        raise PortError(path, f"is not a readable HDF5 file ({exc}); it is truncated or corrupt") from exc
+        raise PortError(path, f"is not a readable HDF5 file ({one_line(exc)}); it is truncated or corrupt") from exc
     try:
-        source = _catalogue(path, handle)
+        try:
+            source = _catalogue(path, handle)
+        except PortError:
+            raise
+        except (OSError, RuntimeError, KeyError, TypeError, ValueError, UnicodeError, OverflowError) as exc:
+            # h5py raises all of these on a damaged or crafted structure
+            # (unreadable attributes, odd attribute dtypes, broken headers).
+            raise PortError(path, f"cannot read the file's structure ({type(exc).__name__}: {one_line(exc)}); "
+                                  "it is truncated, corrupt or not a Keras file") from exc
+        check_total(path, source, max_weight_bytes)
     except BaseException:
         handle.close()
         raise
@@ -141,21 +228,45 @@ def read_h5(path: str | Path) -> WeightSource:
     return source
 
 
+def check_total(path: Path | str, source: WeightSource, max_weight_bytes: int) -> None:
+    """Refuse a source whose weights, together, exceed the user's limit."""
+    total = source.nbytes
+    if total > max_weight_bytes:
+        raise PortError(
+            path,
+            f"its {len(source.weights)} weights declare {total} bytes, over the limit of {max_weight_bytes} "
+            "(about six times that in memory during a port); if the file is genuine, raise --max-weight-bytes",
+        )
+
+
+def _layer_group(path: Path, root: Any, layer: str) -> Any:
+    import h5py
+
+    group = root.get(layer) if layer else None
+    if group is None:
+        raise PortError(path, f"layer {layer!r} is listed in layer_names but has no group; the file is corrupt")
+    if not isinstance(group, h5py.Group):
+        raise PortError(path, f"layer {layer!r} is not a group; not a Keras file")
+    return group
+
+
 def _catalogue(path: Path, handle: Any) -> WeightSource:
     import h5py
 
-    try:
-        _walk(path, handle)
-    except (OSError, RuntimeError, KeyError) as exc:
-        raise PortError(path, f"cannot walk the file ({exc}); it is truncated or corrupt") from exc
+    datasets = _walk(path, handle)
 
     model_config: dict[str, Any] | None = None
     if "model_config" in handle.attrs:
         raw = _decode(handle.attrs["model_config"])
         try:
-            model_config = json.loads(raw)
+            parsed = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise PortError(path, f"model_config attribute is not valid JSON ({exc})") from exc
+        except RecursionError as exc:
+            raise PortError(path, "model_config attribute is nested too deeply to be a Keras model config") from exc
+        if not isinstance(parsed, dict):
+            raise PortError(path, f"model_config attribute is a JSON {type(parsed).__name__}, not an object; not a Keras model file")
+        model_config = parsed
     weights_root = handle["model_weights"] if "model_weights" in handle else handle
     if not isinstance(weights_root, h5py.Group):
         raise PortError(path, "model_weights is not a group; not a Keras file")
@@ -165,27 +276,18 @@ def _catalogue(path: Path, handle: Any) -> WeightSource:
 
     weights: list[SourceWeight] = []
     for layer in layer_order:
-        if layer not in weights_root:
-            raise PortError(path, f"layer {layer!r} is listed in layer_names but has no group; the file is corrupt")
-        group = weights_root[layer]
+        group = _layer_group(path, weights_root, layer)
         for weight_name in read_split_attribute(group, "weight_names"):
-            if weight_name not in group:
+            dset = group.get(weight_name) if weight_name else None
+            if dset is None:
                 raise PortError(path, f"weight {weight_name!r} of layer {layer!r} is listed but missing; the file is corrupt")
-            dset = group[weight_name]
             if not isinstance(dset, h5py.Dataset):
                 raise PortError(path, f"weight {weight_name!r} of layer {layer!r} is not a dataset")
             name = weight_name[:-2] if weight_name.endswith(":0") else weight_name
             read, read_rows = _readers(path, dset, name)
-            weights.append(SourceWeight(name, tuple(dset.shape), dset.dtype.name, layer, read, read_rows))
+            weights.append(SourceWeight(name, tuple(dset.shape or ()), dset.dtype.name, layer, read, read_rows))
 
-    dropped: list[tuple[str, tuple[int, ...]]] = []
-    if "optimizer_weights" in handle:
-        def collect(name: str, item: Any) -> None:
-            if isinstance(item, h5py.Dataset):
-                dropped.append((f"optimizer_weights/{name}", tuple(item.shape)))
-
-        handle["optimizer_weights"].visititems(collect)
-
+    dropped = [(name, shape) for name, shape in datasets.items() if name.startswith("optimizer_weights/")]
     metadata = {k: _decode(handle.attrs[k]) for k in ("keras_version", "backend") if k in handle.attrs}
     if "training_config" in handle.attrs:
         metadata["training_config"] = _decode(handle.attrs["training_config"])

@@ -25,17 +25,25 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, TextIO
 
-from migrate.weights.errors import PortError
-from migrate.weights.h5 import is_hdf5, read_h5
+from migrate.weights.errors import PortError, one_line
+from migrate.weights.h5 import DEFAULT_MAX_WEIGHT_BYTES, is_hdf5, read_h5
 from migrate.weights.source import WeightSource
 from migrate.weights.tf_checkpoint import is_tf_checkpoint, read_tf_checkpoint
-from migrate.weights.writer import check_out
+from migrate.weights.writer import (
+    check_out,
+    check_writable_dir,
+    drop_temp_file,
+    new_temp_file,
+    same_file,
+    user_file_mode,
+)
 
 DEFAULT_ATOL = 1e-5
 
@@ -52,6 +60,8 @@ class PortRequest:
     report: Path | None = None
     force: bool = False
     atol: float = DEFAULT_ATOL
+    # The most SOURCE's weights may declare, all together (--max-weight-bytes).
+    max_weight_bytes: int = DEFAULT_MAX_WEIGHT_BYTES
 
 
 @dataclass
@@ -62,14 +72,17 @@ class PortResult:
     seconds: float = 0.0
 
 
-def read_source(path: Path) -> WeightSource:
+def read_source(path: Path, max_weight_bytes: int = DEFAULT_MAX_WEIGHT_BYTES) -> WeightSource:
     """Open SOURCE with the reader its format needs."""
     if not path.exists() and not Path(f"{path}.index").exists():
         raise PortError(path, "no such file or directory")
+    if path.exists() and not (path.is_file() or path.is_dir()):
+        # A FIFO or a device would block or never end.
+        raise PortError(path, "is not a regular file or a directory")
     if path.is_file() and is_hdf5(path):
-        return read_h5(path)
+        return read_h5(path, max_weight_bytes)
     if is_tf_checkpoint(path):
-        return read_tf_checkpoint(path)
+        return read_tf_checkpoint(path, max_weight_bytes)
     raise PortError(path, "is neither a Keras HDF5 file, a TF checkpoint nor a SavedModel directory")
 
 
@@ -91,8 +104,8 @@ def load_factory(spec: str, what: str = "--model", *, legacy: bool = False) -> C
 
         try:
             module = load_legacy_program(file, name=f"_migrate_legacy_{file.stem}")
-        except Exception as exc:
-            raise PortError(file, f"{what}: running it on tf_keras failed ({type(exc).__name__}: {exc})") from exc
+        except (Exception, SystemExit) as exc:
+            raise PortError(file, f"{what}: running it on tf_keras failed ({_describe(exc)})") from exc
     elif module_part.endswith(".py"):
         file = Path(module_part)
         if not file.is_file():
@@ -106,15 +119,17 @@ def load_factory(spec: str, what: str = "--model", *, legacy: bool = False) -> C
         sys.path.insert(0, str(file.parent.resolve()))
         try:
             module_spec.loader.exec_module(module)
-        except Exception as exc:
-            raise PortError(file, f"{what}: importing it failed ({type(exc).__name__}: {exc})") from exc
+        except (Exception, SystemExit) as exc:
+            raise PortError(file, f"{what}: importing it failed ({_describe(exc)})") from exc
         finally:
             sys.path.remove(str(file.parent.resolve()))
     else:
         try:
             module = importlib.import_module(module_part)
         except ImportError as exc:
-            raise PortError(module_part, f"{what}: cannot import ({exc})") from exc
+            raise PortError(module_part, f"{what}: cannot import ({one_line(exc)})") from exc
+        except (Exception, SystemExit) as exc:
+            raise PortError(module_part, f"{what}: importing it failed ({_describe(exc)})") from exc
     factory = getattr(module, attr, None)
     if not callable(factory):
         raise PortError(spec, f"{what}: {attr!r} is not a callable in {module_part}")
@@ -148,13 +163,22 @@ def unregistered_classes(custom_objects: dict[str, Any]) -> list[str]:
                   if keras.saving.get_registered_name(cls) == cls.__name__)
 
 
+def _describe(exc: BaseException) -> str:
+    """An exception from the user's code, for one error line."""
+    if isinstance(exc, SystemExit):
+        return f"it called sys.exit({exc.code!r})"
+    return f"{type(exc).__name__}: {one_line(exc)}"
+
+
 def _call_factory(factory: Callable[[], Any], spec: str, what: str) -> Any:
     try:
         return factory()
     except PortError:
         raise
-    except Exception as exc:
-        raise PortError(spec, f"{what}: the factory raised {type(exc).__name__}: {exc}") from exc
+    # SystemExit too: a factory (or a library under it) calling sys.exit must
+    # not decide migrate's exit status. KeyboardInterrupt still interrupts.
+    except (Exception, SystemExit) as exc:
+        raise PortError(spec, f"{what}: the factory raised {_describe(exc)}") from exc
 
 
 def build_target(request: PortRequest, source: WeightSource) -> tuple[Any, dict[str, Any]]:
@@ -199,13 +223,18 @@ def run_port(request: PortRequest, out: TextIO | None = None, err: TextIO | None
     out = out or sys.stdout
     err = err or sys.stderr
     from migrate.weights.plan import apply_plan
-    from migrate.weights.writer import predict, probe_inputs, write_keras_file
+    from migrate.weights.writer import predict, probe_inputs, stage_keras_file
 
     started = time.perf_counter()
     result = PortResult()
     if not request.dry_run:
-        check_out(request.out, request.force)
-    with read_source(request.source) as source:
+        # Everything that can be known about OUT and the report is checked
+        # before the slow part, so that a bad path fails at once, and never
+        # after OUT was written.
+        check_out(request.out, request.force, request.source)
+        if request.report is not None:
+            check_report(request)
+    with read_source(request.source, request.max_weight_bytes) as source:
         model, custom_objects = build_target(request, source)
         plan = make_plan(request, source, model)
         result.plan_lines = plan.describe()
@@ -242,10 +271,30 @@ def run_port(request: PortRequest, out: TextIO | None = None, err: TextIO | None
                     f"exceeds {request.atol:g}; nothing written (raise it with --atol if this is expected)",
                 )
         assert request.out is not None
-        result.reload_diff = write_keras_file(model, request.out, force=request.force, custom_objects=custom_objects)
+        staged = stage_keras_file(model, request.out, force=request.force, custom_objects=custom_objects,
+                                  source=request.source)
+        result.reload_diff = staged.reload_diff
         result.seconds = time.perf_counter() - started
-        if request.report is not None:
-            write_report(request, source, plan, result)
+        # The report goes to a temporary name first; OUT and then the report
+        # are moved into place, so that a report that cannot be written
+        # leaves no OUT behind.
+        try:
+            report_temp = stage_report(request, source, plan, result) if request.report is not None else None
+        except BaseException:
+            staged.discard()
+            raise
+        try:
+            staged.commit()
+        except BaseException:
+            if report_temp is not None:
+                drop_temp_file(report_temp)
+            raise
+        if report_temp is not None:
+            assert request.report is not None
+            try:
+                os.replace(report_temp, request.report)
+            finally:
+                drop_temp_file(report_temp)
         verified = f", verified max abs diff {result.verify_diff:.2e}" if result.verify_diff is not None else ""
         unregistered = unregistered_classes(custom_objects)
         if unregistered:
@@ -260,7 +309,19 @@ def run_port(request: PortRequest, out: TextIO | None = None, err: TextIO | None
     return result
 
 
-def write_report(request: PortRequest, source: WeightSource, plan: Any, result: PortResult) -> None:
+def check_report(request: PortRequest) -> None:
+    """``--report`` names a new file in a writable directory, not OUT or SOURCE."""
+    report = request.report
+    assert report is not None
+    if request.out is not None and os.path.abspath(report) == os.path.abspath(request.out):
+        raise PortError(report, "--report: is the same path as --to; name another file")
+    if report.exists() and same_file(report, request.source):
+        raise PortError(report, "--report: is the source checkpoint itself; name another file")
+    check_writable_dir(report, "--report")
+
+
+def stage_report(request: PortRequest, source: WeightSource, plan: Any, result: PortResult) -> Path:
+    """Write the JSON report to a temporary file beside ``--report``; return it."""
     report = {
         "source": source.path,
         "format": source.format,
@@ -277,4 +338,18 @@ def write_report(request: PortRequest, source: WeightSource, plan: Any, result: 
         "seconds": round(result.seconds, 3),
     }
     assert request.report is not None
-    request.report.write_text(json.dumps(report, indent=2) + "\n")
+    try:
+        temp = new_temp_file(request.report.parent, f".{request.report.name}.", ".tmp")
+    except OSError as exc:
+        raise PortError(request.report, f"--report: cannot be written ({exc.strerror or one_line(exc)}); nothing written") from exc
+    try:
+        temp.write_text(json.dumps(report, indent=2) + "\n")
+        os.chmod(temp, user_file_mode())
+    except OSError as exc:
+        drop_temp_file(temp)
+        raise PortError(request.report, f"--report: cannot be written ({exc.strerror or one_line(exc)}); nothing written") from exc
+    except BaseException:
+        drop_temp_file(temp)
+        raise
+    return temp
+

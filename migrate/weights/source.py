@@ -8,6 +8,16 @@ from typing import Any, Callable
 import numpy as np
 
 
+def itemsize(dtype: str) -> int:
+    """Bytes per element of a dtype name, NumPy's or ml_dtypes' (``bfloat16``)."""
+    try:
+        return np.dtype(dtype).itemsize
+    except TypeError:
+        import ml_dtypes  # comes with TensorFlow and jax; names bfloat16, float8_*
+
+        return np.dtype(getattr(ml_dtypes, dtype)).itemsize
+
+
 @dataclass(frozen=True)
 class SourceWeight:
     """One weight in a legacy checkpoint.
@@ -34,7 +44,8 @@ class SourceWeight:
 
     @property
     def nbytes(self) -> int:
-        return int(np.prod(self.shape, dtype=np.int64)) * np.dtype(self.dtype).itemsize
+        # Python ints: a crafted shape must not overflow into a small number.
+        return int(np.prod(self.shape, dtype=object)) * itemsize(self.dtype)
 
 
 @dataclass

@@ -14,14 +14,18 @@ does), or a SavedModel directory (its ``variables/variables`` bundle).
 
 from __future__ import annotations
 
+import glob
 from pathlib import Path
 
 import numpy as np
 
-from migrate.weights.errors import PortError
+from migrate.weights.errors import PortError, one_line
 from migrate.weights.source import SourceWeight, WeightSource
 
 VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
+# A CheckpointManager's state file names a few prefixes; anything bigger is
+# not one (and is not read into memory).
+STATE_FILE_LIMIT = 1 << 20
 _GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
 
@@ -33,9 +37,7 @@ def resolve_prefix(path: Path) -> tuple[Path, str]:
             if not Path(f"{prefix}.index").exists():
                 raise PortError(path, "is a SavedModel without variables/variables.index; nothing to port")
             return prefix, "savedmodel"
-        import tensorflow as tf
-
-        latest = tf.train.latest_checkpoint(str(path))
+        latest = _latest_checkpoint(path)
         if latest is None:
             index_files = sorted(path.glob("*.index"))
             if len(index_files) == 1:
@@ -53,6 +55,30 @@ def resolve_prefix(path: Path) -> tuple[Path, str]:
     raise PortError(path, "no such checkpoint (expected PREFIX.index, a CheckpointManager directory or a SavedModel)")
 
 
+def _latest_checkpoint(directory: Path) -> str | None:
+    """``tf.train.latest_checkpoint``, with a damaged state file as a :class:`PortError`.
+
+    The ``checkpoint`` state file is a text protobuf; TensorFlow raises
+    ``UnicodeDecodeError`` or its own parse errors on a garbled one.
+    """
+    import tensorflow as tf
+
+    state = directory / "checkpoint"
+    if state.exists() and not state.is_file():
+        raise PortError(state, "is not a regular file; pass a checkpoint prefix (e.g. DIR/ckpt-2) instead")
+    if state.is_file() and state.stat().st_size > STATE_FILE_LIMIT:
+        raise PortError(state, f"is over {STATE_FILE_LIMIT} bytes, not a CheckpointManager state file; "
+                               "pass a checkpoint prefix (e.g. DIR/ckpt-2) instead")
+    try:
+        return tf.train.latest_checkpoint(str(directory))
+    except Exception as exc:  # UnicodeDecodeError, text_format.ParseError, OpError
+        raise PortError(
+            state,
+            f"is not a readable CheckpointManager state file ({type(exc).__name__}: {one_line(exc)}); "
+            "pass a checkpoint prefix (e.g. DIR/ckpt-2) instead",
+        ) from exc
+
+
 def is_tf_checkpoint(path: Path) -> bool:
     return path.is_dir() or path.suffix == ".index" or Path(f"{path}.index").exists()
 
@@ -67,12 +93,21 @@ def _is_model_variable(key: str) -> bool:
     return key != "save_counter" + VALUE_SUFFIX
 
 
-def read_tf_checkpoint(path: str | Path) -> WeightSource:
+def read_tf_checkpoint(path: str | Path, max_weight_bytes: int | None = None) -> WeightSource:
     """Catalogue the model variables of a TF checkpoint or SavedModel (lazily).
 
+    Args:
+        path: a prefix, a ``CheckpointManager`` directory or a SavedModel.
+        max_weight_bytes: the most the model variables may declare, all
+            together (``--max-weight-bytes``; default: the HDF5 reader's).
+
     Raises:
-        PortError: SOURCE does not exist or is not a readable checkpoint.
+        PortError: SOURCE does not exist, is not a readable checkpoint, its
+            data files cannot hold what its index declares, or its variables
+            exceed ``max_weight_bytes``.
     """
+    from migrate.weights.h5 import DEFAULT_MAX_WEIGHT_BYTES, check_total
+
     path = Path(path)
     if not path.exists() and not Path(f"{path}.index").exists():
         raise PortError(path, "no such file or directory")
@@ -84,7 +119,7 @@ def read_tf_checkpoint(path: str | Path) -> WeightSource:
         shapes = reader.get_variable_to_shape_map()
         dtypes = reader.get_variable_to_dtype_map()
     except Exception as exc:  # TF raises several internal error types here
-        raise PortError(prefix, f"is not a readable TF checkpoint ({type(exc).__name__}: {exc}); it is truncated or corrupt") from exc
+        raise PortError(prefix, f"is not a readable TF checkpoint ({type(exc).__name__}: {one_line(exc)}); it is truncated or corrupt") from exc
 
     weights: list[SourceWeight] = []
     dropped: list[tuple[str, tuple[int, ...]]] = []
@@ -96,14 +131,27 @@ def read_tf_checkpoint(path: str | Path) -> WeightSource:
             dropped.append((key.removesuffix(VALUE_SUFFIX), shape))
             continue
         name = key[: -len(VALUE_SUFFIX)]
+        dtype = dtypes[key]
+        if not (dtype.is_floating or dtype.is_integer or dtype.is_bool) or dtype.is_quantized:
+            raise PortError(prefix, f"variable {name!r} has dtype {dtype.name}, not a numeric weight; "
+                                    "the checkpoint is corrupt or not a model checkpoint")
 
         def read(key: str = key, name: str = name) -> np.ndarray:
             try:
                 return np.asarray(reader.get_tensor(key))
             except Exception as exc:
-                raise PortError(prefix, f"variable {name!r} cannot be read ({exc}); the checkpoint is truncated or corrupt") from exc
+                raise PortError(prefix, f"variable {name!r} cannot be read ({one_line(exc)}); the checkpoint is truncated or corrupt") from exc
 
-        weights.append(SourceWeight(name, shape, dtypes[key].name, "", read))
+        weights.append(SourceWeight(name, shape, dtype.name, "", read))
     if not weights:
         raise PortError(prefix, "holds no model variables (only optimizer state or counters)")
-    return WeightSource(path=str(prefix), format=fmt, weights=weights, dropped=dropped)
+    result = WeightSource(path=str(prefix), format=fmt, weights=weights, dropped=dropped)
+    check_total(prefix, result, DEFAULT_MAX_WEIGHT_BYTES if max_weight_bytes is None else max_weight_bytes)
+    # The index declares shapes; the data shards must hold at least those
+    # bytes, or a crafted index could make a read allocate what is not there.
+    stored = sum(shard.stat().st_size for shard in prefix.parent.glob(f"{glob.escape(prefix.name)}.data-*-of-*")
+                 if shard.is_file())
+    if result.nbytes > stored:
+        raise PortError(prefix, f"its model variables declare {result.nbytes} bytes but its data files hold {stored}: "
+                                "the checkpoint is truncated or corrupt")
+    return result
