@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import libcst as cst
 
@@ -86,6 +87,14 @@ class FileContext:
         self.default_indent = "    "  # the module's indentation unit (set by transform_module)
         #: the file as reported (a notebook cell: ``nb.ipynb[cell 3]``; set by transform_module)
         self.path = ""
+        #: facts rules record about names of the current function scope (KM204: ranks of tensors bound by
+        #: ``x = K.reshape(...)``); a new dict per function, set by the applier. The fast path never skips
+        #: a statement that mentions one of these names, so a rebinding is always seen.
+        self.ranks: dict[str, int] = {}
+        #: the enclosing ``FunctionDef`` nodes as parsed, innermost last (maintained by the applier)
+        self.functions: list[cst.CSTNode] = []
+        #: per-file state of rules that collect across nodes, under the rule module's name
+        self.rule_state: dict[str, Any] = {}
 
     # -- findings -----------------------------------------------------------
     def enabled(self, rule: str) -> bool:

@@ -15,10 +15,11 @@ the module itself binds to one of its own layer classes. Two levels use that:
   span holds none, so libcst neither visits nor rebuilds it.
 
 Both are supersets by construction: a word in a comment or a string only costs
-time. **A rule keyed on a new attribute or method name must add it to
-``METHOD_WORDS`` (or ``CALL_KEYWORDS``)**; the equivalence test (``tests/migrate/test_fast_path.py``)
-compares the fast pipeline with the plain one on the fixtures and on generated
-snippets.
+time. The words come from the rules themselves: each rule module declares its
+trigger words (``hooks.Triggers``) and the registry collects them, so a rule
+keyed on a new attribute or method name says so in its own ``SPEC``. The
+equivalence test (``tests/migrate/test_fast_path.py``) compares the fast
+pipeline with the plain one on the fixtures and on generated snippets.
 """
 
 from __future__ import annotations
@@ -32,38 +33,40 @@ from collections.abc import Iterable
 import libcst as cst
 
 from migrate.rewrite.names import iter_statements
-from migrate.rewrite.tables import GENERATOR_METHODS, KERAS1_FIT_RENAMES, KERAS1_FIT_REPORT, REMOVED_ARGS
+from migrate.rewrite.registry import trigger_words
 
-#: Attribute and method names some rule acts on whatever the receiver is.
-METHOD_WORDS: frozenset[str] = frozenset({
-    *GENERATOR_METHODS,  # KM403: fit_generator, ...
-    "reset_states", "predict_classes", "predict_proba",  # KM404/KM405
-    "add_weight",  # KM302
-    "lr",  # KM402
-    "_keras_shape",  # KM208
-    "save", "save_weights", "load_weights",  # KM501-KM503
-    "restore",  # KM504 (only on checkpoints, which need a tensorflow import: not a file-level trigger)
-})
+_WORDS = trigger_words()
 
-#: ``fit``/``evaluate``/``predict``/``compile`` are only touched when one of these
-#: keywords is passed (KM406/KM407), so the keywords, not the common method names,
-#: are the trigger words.
-CALL_KEYWORDS: frozenset[str] = frozenset({
-    *(key for keys in REMOVED_ARGS.values() for key in keys), *KERAS1_FIT_RENAMES, *KERAS1_FIT_REPORT})
+#: Attribute and method names some rule acts on whatever the receiver is (KM403 ``fit_generator``,
+#: KM302 ``add_weight``, KM402 ``lr``, KM501 ``save_weights``, ...).
+METHOD_WORDS: frozenset[str] = _WORDS.methods
+
+#: Call keywords some rule acts on (``fit``/``compile`` are only touched when one of these is passed,
+#: so the keywords, not the common method names, are the trigger words).
+CALL_KEYWORDS: frozenset[str] = _WORDS.keywords
 
 #: Bare names that make a class a Keras layer/model/schedule for the rules (``__call__``:
 #: KM408 edits that method of a schedule class, which the file names anyway).
-CLASS_WORDS: frozenset[str] = frozenset({"Layer", "Model", "LearningRateSchedule", "__call__"})
+CLASS_WORDS: frozenset[str] = _WORDS.names
+
+#: Attribute names that count only together, one of each group in a statement (KM208 ``shape[i].value``).
+TOGETHER: tuple[frozenset[str], ...] = _WORDS.together
 
 #: Prefixes of imported names the rules resolve (``tensorflow.keras`` folds onto ``keras``).
 IMPORT_ROOTS: tuple[str, ...] = ("keras", "tensorflow")
 
 _GAP = rb"(?:[ \t\f\r\n\\]|#[^\r\n]*)*"  # what may stand between `.` and an attribute name
+
+
+def _alternatives(words: Iterable[str]) -> bytes:
+    return b"|".join(re.escape(w).encode() for w in sorted(words))
+
+
 _FILE_TRIGGER = re.compile(
     rb"keras|tensorflow"
-    + rb"|\b(?:" + b"|".join(w.encode() for w in sorted(CLASS_WORDS - {"__call__"} | CALL_KEYWORDS)) + rb")\b"
-    + rb"|\." + _GAP + rb"(?:" + b"|".join(w.encode() for w in sorted(METHOD_WORDS - {"restore"})) + rb")\b")
-_VALUE_ATTR = re.compile(rb"\." + _GAP + rb"value\b")
+    + rb"|\b(?:" + _alternatives((CLASS_WORDS | CALL_KEYWORDS) - _WORDS.statement_only) + rb")\b"
+    + rb"|\." + _GAP + rb"(?:" + _alternatives(METHOD_WORDS - _WORDS.statement_only) + rb")\b")
+_TOGETHER = tuple(re.compile(rb"\." + _GAP + rb"(?:" + _alternatives(group) + rb")\b") for group in TOGETHER)
 _NEWLINE = re.compile(r"\r\n|\r|\n")
 _LONE_CR = re.compile(r"\r(?!\n)")
 
@@ -72,8 +75,7 @@ def may_need_rewrite(source: bytes) -> bool:
     """False only when no rule can fire anywhere in ``source``."""
     if _FILE_TRIGGER.search(source) is not None:
         return True
-    # KM208 `shape[i].value`
-    return b"shape" in source and _VALUE_ATTR.search(source) is not None
+    return bool(_TOGETHER) and all(p.search(source) is not None for p in _TOGETHER)
 
 
 def compiles(source: bytes) -> bool:
@@ -223,7 +225,7 @@ class Relevance:
         self._lone_cr = "\r" in text and _LONE_CR.search(text) is not None  # old Mac line ends
         words = sorted(set(words))
         self.hot = self._lines_of(words) if words else []
-        self._pairs = (self._lines_of(["shape", "_keras_shape"]), self._lines_of(["value"]))
+        self._together = [self._lines_of(sorted(group)) for group in TOGETHER]
         self._cache: dict[str, list[int]] = {}
 
     def _line_starts(self) -> list[int]:
@@ -277,8 +279,7 @@ class Relevance:
         start, end, _ = span
         if self._any_in(self.hot, start, end):
             return False
-        shape_lines, value_lines = self._pairs
-        if self._any_in(shape_lines, start, end) and self._any_in(value_lines, start, end):
+        if self._together and all(self._any_in(lines, start, end) for lines in self._together):
             return False
         for name in live_names:
             lines = self._cache.get(name)

@@ -11,10 +11,19 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
+from migrate.rewrite.hooks import CALL, Hook, RuleSpec, Site, Triggers
 from migrate.rewrite.tables import ADD_WEIGHT_KERAS2_ORDER
 
+SPEC = RuleSpec(
+    ids=("KM302",),
+    hooks=(Hook(CALL, methods=("add_weight",)),),
+    triggers=Triggers(methods=frozenset({"add_weight"})),
+)
 
-def rewrite(ctx: FileContext, original: cst.Call, updated: cst.Call) -> cst.Call | None:
+
+def on_call(ctx: FileContext, site: Site) -> cst.Call | None:
+    original: cst.Call = site.original
+    updated: cst.Call = site.updated
     if not ctx.enabled("KM302"):
         return None
     func = original.func

@@ -2,38 +2,42 @@
 
 The rows live in ``tables.BACKEND_ROWS``; this module binds the call to the
 legacy signature, refuses what it cannot express exactly, and renders the
-row's template. ``batch_dot``, ``switch``, ``get_value``/``set_value``, the
-tensor constructors (KM210) and the random ops (KM211) have their own modules.
+row's template. It is the catch-all for ``keras.backend.*``: the functions that
+need more than a template (``batch_dot``, ``switch``, ``get_value``/``set_value``,
+the tensor constructors of KM210, the random ops of KM211, ``backend()``) have
+their own rule modules, which run before this one and keep what they own.
 """
 
 from __future__ import annotations
 
-from functools import partial
-
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
-from migrate.rewrite.rules import backend_ctor, backend_random, batch_dot, get_set_value, switch
-from migrate.rewrite.tables import BACKEND_BY_NAME, BACKEND_KEPT, BACKEND_UNSUPPORTED, RANDOM_OPS
+from migrate.rewrite.hooks import CALL, KEEP, REFERENCE, Hook, RuleSpec, Site, owned
+from migrate.rewrite.tables import BACKEND_BY_NAME, BACKEND_KEPT, BACKEND_UNSUPPORTED
 from migrate.rewrite.templating import BindError, bind, head, render, used_params
 
-_SPECIAL = {
-    "batch_dot": batch_dot.rewrite,
-    "switch": switch.rewrite,
-    "get_value": get_set_value.rewrite_get,
-    "set_value": get_set_value.rewrite_set,
-    **{fn: partial(backend_ctor.rewrite, fn) for fn in backend_ctor.PARAMS},
-    **{fn: partial(backend_random.rewrite, fn) for fn in RANDOM_OPS},
-}
+_PREFIX = "keras.backend."
+
+SPEC = RuleSpec(
+    ids=("KM201", "KM202", "KM203", "KM207", "KM209"),
+    # Every K.<fn> call and reference is this rule's, rewritten or reported (KEEP: nothing after it
+    # reads a backend chain); a nested name (K.tf.foo) is kept as it is.
+    hooks=(Hook(CALL, prefixes=(_PREFIX,)), Hook(REFERENCE, prefixes=(_PREFIX,))),
+)
 
 _SIMPLE = (cst.Name, cst.Attribute, cst.Integer, cst.Float, cst.SimpleString)
 
 
-def rewrite_call(ctx: FileContext, fn: str, via_tf: bool, original: cst.Call,
-                 updated: cst.Call) -> cst.BaseExpression | None:
-    special = _SPECIAL.get(fn)
-    if special is not None:
-        return special(ctx, original, updated)
+def on_call(ctx: FileContext, site: Site) -> cst.BaseExpression | object:
+    fn = site.qualified[len(_PREFIX):]  # type: ignore[index]
+    if "." in fn:
+        return KEEP
+    return owned(_rewrite_call(ctx, fn, site.via_tf, site.original, site.updated))
+
+
+def _rewrite_call(ctx: FileContext, fn: str, via_tf: bool, original: cst.Call,
+                  updated: cst.Call) -> cst.BaseExpression | None:
     row = BACKEND_BY_NAME.get(fn)
     if row is None:
         if ctx.enabled("KM209"):
@@ -67,9 +71,17 @@ def rewrite_call(ctx: FileContext, fn: str, via_tf: bool, original: cst.Call,
     return new
 
 
-def rewrite_ref(ctx: FileContext, fn: str, via_tf: bool,
-                original: cst.BaseExpression) -> cst.BaseExpression | None:
-    """A backend function used as a value (``Lambda(K.sum)``, ``activation=K.relu``)."""
+def on_reference(ctx: FileContext, site: Site) -> cst.BaseExpression | object:
+    """A backend function used as a value (``Lambda(K.sum)``, ``activation=K.relu``); the callee of a
+    call is the call's business."""
+    fn = site.qualified[len(_PREFIX):]  # type: ignore[index]
+    if site.called or "." in fn:
+        return KEEP
+    return owned(_rewrite_ref(ctx, fn, site.via_tf, site.original))
+
+
+def _rewrite_ref(ctx: FileContext, fn: str, via_tf: bool,
+                 original: cst.BaseExpression) -> cst.BaseExpression | None:
     row = BACKEND_BY_NAME.get(fn)
     if row is None or not row.ref:
         rule = row.rule if row else "KM209"

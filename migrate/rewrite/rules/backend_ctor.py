@@ -23,6 +23,7 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
+from migrate.rewrite.hooks import CALL, Hook, Order, RuleSpec, Site, owned
 from migrate.rewrite.templating import BindError, absent, bind
 
 RULE = "KM210"
@@ -33,6 +34,20 @@ PARAMS: dict[str, tuple[str, ...]] = {
     "ones": ("shape", "dtype=None", "name=None"),
     "eye": ("size", "dtype=None", "name=None"),
 }
+_PREFIX = "keras.backend."
+
+SPEC = RuleSpec(
+    ids=(RULE,),
+    hooks=(Hook(CALL, names=tuple(_PREFIX + fn for fn in PARAMS)),),
+    before=(Order("backend", "the constructors pin the floatx dtype and tell variables from tensors by the "
+                  "shape, which a template row cannot express"),),
+)
+
+
+def on_call(ctx: FileContext, site: Site) -> cst.BaseExpression | object:
+    return owned(_rewrite(site.qualified[len(_PREFIX):], ctx, site.original, site.updated))
+
+
 _FLOATX = ("keras.backend.floatx", "keras.config.floatx")
 
 
@@ -66,7 +81,7 @@ def _static_shape(node: cst.BaseExpression) -> bool:
     return False
 
 
-def rewrite(fn: str, ctx: FileContext, original: cst.Call, updated: cst.Call) -> cst.BaseExpression | None:
+def _rewrite(fn: str, ctx: FileContext, original: cst.Call, updated: cst.Call) -> cst.BaseExpression | None:
     if not ctx.enabled(RULE):
         return None
     try:

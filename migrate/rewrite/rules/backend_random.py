@@ -13,13 +13,26 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
+from migrate.rewrite.hooks import CALL, Hook, Order, RuleSpec, Site, owned
 from migrate.rewrite.tables import RANDOM_OPS
 from migrate.rewrite.templating import BindError, absent, bind, head, render
 
 RULE = "KM211"
+_PREFIX = "keras.backend."
+
+SPEC = RuleSpec(
+    ids=(RULE,),
+    hooks=(Hook(CALL, names=tuple(_PREFIX + fn for fn in RANDOM_OPS)),),
+    before=(Order("backend", "the random ops depend on their seed argument (a seeded call is reported), "
+                  "which a template row cannot express"),),
+)
 
 
-def rewrite(fn: str, ctx: FileContext, original: cst.Call, updated: cst.Call) -> cst.BaseExpression | None:
+def on_call(ctx: FileContext, site: Site) -> cst.BaseExpression | object:
+    return owned(_rewrite(site.qualified[len(_PREFIX):], ctx, site.original, site.updated))
+
+
+def _rewrite(fn: str, ctx: FileContext, original: cst.Call, updated: cst.Call) -> cst.BaseExpression | None:
     if not ctx.enabled(RULE):
         return None
     params, template = RANDOM_OPS[fn]

@@ -12,9 +12,34 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
+from migrate.rewrite.hooks import ASSIGN, CALL, Hook, Order, RuleSpec, Site, owned
 from migrate.rewrite.templating import BindError, absent, bind
 
 PARAMS = ("x", "y", "axes=None")
+
+SPEC = RuleSpec(
+    ids=("KM204",),
+    # ASSIGN: the rank of `x = K.reshape(...)`-style names, kept per function scope in ctx.ranks
+    hooks=(Hook(CALL, names=("keras.backend.batch_dot",)), Hook(ASSIGN, check=True)),
+    before=(Order("backend", "K.batch_dot needs the operands' ranks, not a template; with unknown ranks it "
+                  "becomes compat.batch_dot, never a KM209 report"),),
+)
+
+
+def on_call(ctx: FileContext, site: Site) -> cst.BaseExpression | object:
+    return owned(_rewrite(ctx, site.original, site.updated))
+
+
+def on_assign(ctx: FileContext, site: Site) -> None:
+    """Record (or forget) the rank of a name bound by ``name = <expr of literal shape>``."""
+    node: cst.Assign = site.original
+    if len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+        rank = rank_of_expr(ctx, node.value)
+        name = node.targets[0].target.value
+        if rank is not None:
+            ctx.ranks[name] = rank
+        else:
+            ctx.ranks.pop(name, None)
 
 
 def _literal_axes(node: cst.BaseExpression | None) -> list[int] | None | str:
@@ -60,7 +85,7 @@ def einsum_for(x_rank: int, y_rank: int, axes: list[int] | None) -> tuple[str, b
     return f"{''.join(xs)},{''.join(ys)}->{''.join(out)}", x_rank == 2 and y_rank == 2
 
 
-def rewrite(ctx: FileContext, original: cst.Call, updated: cst.Call) -> cst.BaseExpression | None:
+def _rewrite(ctx: FileContext, original: cst.Call, updated: cst.Call) -> cst.BaseExpression | None:
     if not ctx.enabled("KM204"):
         return None
     try:
@@ -101,7 +126,7 @@ def rewrite(ctx: FileContext, original: cst.Call, updated: cst.Call) -> cst.Base
 
 
 def ctx_rank(ctx: FileContext, node: cst.BaseExpression) -> int | None:
-    ranks: dict[str, int] = getattr(ctx, "ranks", {})
+    ranks = ctx.ranks
     if isinstance(node, cst.Name):
         return ranks.get(node.value)
     return rank_of_expr(ctx, node)

@@ -12,8 +12,20 @@ from __future__ import annotations
 
 import libcst as cst
 
-from migrate.rewrite.context import ClassInfo, FileContext
+from migrate.rewrite.context import FileContext
+from migrate.rewrite.hooks import FUNCTION, Hook, Order, RuleSpec, Site, Triggers
 from migrate.rewrite.index import is_schedule_class
+
+
+SPEC = RuleSpec(
+    ids=("KM408",),
+    hooks=(Hook(FUNCTION),),
+    # `__call__` alone does not make a file worth parsing: the schedule's base class is named too
+    triggers=Triggers(names=frozenset({"LearningRateSchedule", "__call__"}),
+                      statement_only=frozenset({"__call__"})),
+    after=(Order("functional_tf", "KM305 replaces tf ops of a functional scope when the function ends; the "
+                 "cast goes into the body as KM305 left it"),),
+)
 
 
 def _is_docstring(stmt: cst.BaseStatement) -> bool:
@@ -35,8 +47,10 @@ def _already_cast(stmt: cst.BaseStatement, step: str) -> bool:
             and (getattr(value.func, "attr", None) or value.func).value == "cast")  # type: ignore[union-attr]
 
 
-def rewrite(ctx: FileContext, info: ClassInfo | None, original: cst.FunctionDef,
-            updated: cst.FunctionDef) -> cst.FunctionDef | None:
+def on_function(ctx: FileContext, site: Site) -> cst.FunctionDef | None:
+    info = site.cls
+    original: cst.FunctionDef = site.original
+    updated: cst.FunctionDef = site.updated
     if info is None or original.name.value != "__call__" or not ctx.enabled("KM408"):
         return None
     if not is_schedule_class(ctx, info):

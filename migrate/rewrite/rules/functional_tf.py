@@ -15,6 +15,7 @@ from typing import TypeVar
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
+from migrate.rewrite.hooks import CALL, FUNCTION, MODULE, Hook, RuleSpec, Site
 from migrate.rewrite.tables import FUNCTIONAL_TF_OPS
 from migrate.rewrite.templating import BindError, bind, render
 
@@ -28,6 +29,52 @@ _NOT_OPS = ("tensorflow.train", "tensorflow.data", "tensorflow.function", "tenso
             "tensorflow.get_logger", "tensorflow.autograph")
 
 N = TypeVar("N", bound=cst.CSTNode)
+
+_INPUTS = ("keras.layers.Input", "keras.Input")
+_ENGINE = "keras.engine."  # keras.engine.topology.Input, keras.engine.input_layer.Input
+
+SPEC = RuleSpec(
+    ids=("KM305",),
+    hooks=(
+        # calls only collect: a scope is functional once it calls Input, known at its end
+        Hook(CALL, prefixes=("tensorflow.", _ENGINE), names=_INPUTS, check=True),
+        # the end of a function or of the module: the collected calls are rewritten or reported
+        Hook(FUNCTION, chain=True),
+        Hook(MODULE),
+    ),
+)
+_STATE = "functional_tf"
+
+
+def _scopes(ctx: FileContext) -> FunctionalScopes:
+    scopes = ctx.rule_state.get(_STATE)
+    if scopes is None:
+        scopes = ctx.rule_state[_STATE] = FunctionalScopes(ctx)
+    return scopes
+
+
+def on_call(ctx: FileContext, site: Site) -> None:
+    qualified: str = site.qualified  # type: ignore[assignment]
+    if qualified.startswith("tensorflow."):
+        _scopes(ctx).candidate(qualified, site.original, site.updated)
+    if qualified in _INPUTS or (qualified.startswith(_ENGINE) and qualified.endswith(".Input")):
+        _scopes(ctx).mark()
+
+
+def on_function(ctx: FileContext, site: Site) -> cst.FunctionDef | None:
+    scopes: FunctionalScopes | None = ctx.rule_state.get(_STATE)
+    if scopes is None:
+        return None
+    new = scopes.leave(site.updated, key=id(site.original))
+    return None if new is site.updated else new
+
+
+def on_module(ctx: FileContext, site: Site) -> cst.Module | None:
+    scopes: FunctionalScopes | None = ctx.rule_state.get(_STATE)
+    if scopes is None:
+        return None
+    new = scopes.leave(site.updated, key=None)
+    return None if new is site.updated else new
 
 
 @dataclass
@@ -44,23 +91,31 @@ def _is_tensor_op(qualified: str) -> bool:
 
 
 class FunctionalScopes:
+    """The candidates and the Input marker of each open scope: functions by their node, the module as None."""
+
     def __init__(self, ctx: FileContext) -> None:
         self.ctx = ctx
-        self.stack: list[_Scope] = [_Scope()]
+        self.scopes: dict[int | None, _Scope] = {}
 
-    def enter(self) -> None:
-        self.stack.append(_Scope())
+    def _current(self) -> _Scope:
+        functions = self.ctx.functions
+        key = id(functions[-1]) if functions else None
+        scope = self.scopes.get(key)
+        if scope is None:
+            scope = self.scopes[key] = _Scope()
+        return scope
 
     def mark(self) -> None:
-        self.stack[-1].functional = True
+        self._current().functional = True
 
     def candidate(self, qualified: str, original: cst.Call, updated: cst.Call) -> None:
         if _is_tensor_op(qualified):
-            self.stack[-1].candidates.append((qualified, original, updated, self.ctx.current_stmt))
+            self._current().candidates.append((qualified, original, updated, self.ctx.current_stmt))
 
-    def leave(self, node: N) -> N:
-        scope = self.stack.pop() if len(self.stack) > 1 else self.stack[0]
-        if not scope.functional or not self.ctx.enabled("KM305"):
+    def leave(self, node: N, key: int | None) -> N:
+        """``node`` (the scope ending) with its candidates rewritten if the scope is functional."""
+        scope = self.scopes.pop(key, None)
+        if scope is None or not scope.functional or not self.ctx.enabled("KM305"):
             return node
         replacements: dict[int, cst.BaseExpression] = {}
         saved_stmt = self.ctx.current_stmt

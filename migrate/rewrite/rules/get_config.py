@@ -64,6 +64,7 @@ from typing import TypeVar
 import libcst as cst
 
 from migrate.rewrite.context import ClassInfo, FileContext
+from migrate.rewrite.hooks import CLASS, Hook, RuleSpec, Site, Triggers
 from migrate.rewrite.names import iter_statements
 from migrate.rewrite.rules.imports import map_name
 from migrate.rewrite.walk import iter_nodes, used_names
@@ -76,6 +77,13 @@ _CALL_FLAGS = ("training", "mask")
 _BASE_KEYS = ("name", "trainable", "dtype", "activity_regularizer")  # in Layer.get_config()
 
 T = TypeVar("T")
+
+SPEC = RuleSpec(
+    ids=("KM309",),
+    # the class with get_config added goes on to KM312 (register_serializable)
+    hooks=(Hook(CLASS, chain=True),),
+    triggers=Triggers(names=frozenset({"Layer", "Model", "LearningRateSchedule"})),
+)
 
 
 def keras_base(ctx: FileContext, info: ClassInfo, classify: Callable[[str], T | None], depth: int = 0) -> T | None:
@@ -328,8 +336,10 @@ def _docstring_end(body: list[cst.BaseStatement]) -> int:
     return 0
 
 
-def rewrite(ctx: FileContext, info: ClassInfo | None, original: cst.ClassDef,
-            updated: cst.ClassDef) -> cst.ClassDef | None:
+def on_class(ctx: FileContext, site: Site) -> cst.ClassDef | None:
+    info = site.cls
+    original: cst.ClassDef = site.original
+    updated: cst.ClassDef = site.updated
     if info is None or not ctx.enabled("KM309"):
         return None
     kind = kind_of(ctx, info)

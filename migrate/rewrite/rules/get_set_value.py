@@ -12,10 +12,23 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
+from migrate.rewrite.hooks import CALL, Hook, Order, RuleSpec, Site, owned
 from migrate.rewrite.templating import BindError, bind
 
+SPEC = RuleSpec(
+    ids=("KM206",),
+    hooks=(Hook(CALL, names=("keras.backend.get_value", "keras.backend.set_value")),),
+    before=(Order("backend", "K.get_value/K.set_value are not template rows: set_value becomes a method call "
+                  "on its first argument"),),
+)
 
-def rewrite_get(ctx: FileContext, original: cst.Call, updated: cst.Call) -> cst.BaseExpression | None:
+
+def on_call(ctx: FileContext, site: Site) -> cst.BaseExpression | object:
+    rewrite = _rewrite_get if site.qualified == "keras.backend.get_value" else _rewrite_set
+    return owned(rewrite(ctx, site.original, site.updated))
+
+
+def _rewrite_get(ctx: FileContext, original: cst.Call, updated: cst.Call) -> cst.BaseExpression | None:
     if not ctx.enabled("KM206"):
         return None
     try:
@@ -28,7 +41,7 @@ def rewrite_get(ctx: FileContext, original: cst.Call, updated: cst.Call) -> cst.
     return new
 
 
-def rewrite_set(ctx: FileContext, original: cst.Call, updated: cst.Call) -> cst.BaseExpression | None:
+def _rewrite_set(ctx: FileContext, original: cst.Call, updated: cst.Call) -> cst.BaseExpression | None:
     if not ctx.enabled("KM206"):
         return None
     try:

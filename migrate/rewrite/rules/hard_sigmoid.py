@@ -20,10 +20,18 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
+from migrate.rewrite.hooks import CALL, REFERENCE, Hook, Order, RuleSpec, Site
 
 RULE = "KM308"
 LEGACY = "keras.activations.hard_sigmoid"
 TARGET = "modern.compat.legacy_hard_sigmoid"
+SPEC = RuleSpec(
+    ids=(RULE,),
+    hooks=(Hook(CALL, names=("keras.activations.get",)), Hook(REFERENCE, names=(LEGACY,))),
+    before=(Order("imports", "keras.activations.hard_sigmoid exists in Keras 3 under the same name, so the "
+                  "namespace rule would keep it; its formula changed, which only this rule knows"),),
+)
+
 _WHY = "Keras 2 hard_sigmoid is 0.2*x+0.5, Keras 3's relu6(x+3)/6"
 _UNKNOWN = ("hard_sigmoid differs between Keras 2 (0.2*x+0.5) and Keras 3 (relu6(x+3)/6); rerun with "
             "--from keras-2.2 or --from tf-keras-2 if this is Keras 2 code")
@@ -38,15 +46,17 @@ def _applies(ctx: FileContext, node: cst.CSTNode) -> bool:
     return True
 
 
-def rewrite_ref(ctx: FileContext, original: cst.BaseExpression) -> cst.BaseExpression | None:
+def on_reference(ctx: FileContext, site: Site) -> cst.BaseExpression | None:
+    original = site.original
     if not _applies(ctx, original):
         return None
     ctx.report(RULE, original, f"keras.activations.hard_sigmoid -> compat.legacy_hard_sigmoid ({_WHY})", fixed=True)
     return ctx.expr("compat.legacy_hard_sigmoid")
 
 
-def rewrite_get(ctx: FileContext, original: cst.Call) -> cst.BaseExpression | None:
+def on_call(ctx: FileContext, site: Site) -> cst.BaseExpression | None:
     """``keras.activations.get('hard_sigmoid')``."""
+    original: cst.Call = site.original
     args = original.args
     if len(args) != 1 or args[0].keyword is not None or args[0].star:
         return None

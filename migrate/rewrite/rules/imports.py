@@ -11,12 +11,32 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
+from migrate.rewrite.hooks import IMPORT, REFERENCE, Hook, Order, RuleSpec, Site
 from migrate.rewrite.names import build_dotted, canonical, module_name
 from migrate.rewrite.rules import hard_sigmoid, merge_layer
 from migrate.rewrite.keras3_api import KERAS3_NAMES, KERAS3_TOP
 from migrate.rewrite.tables import CHECKED_MODULES, MODULE_ROWS_BY_LEGACY
 
 _CHECKED = set(CHECKED_MODULES)
+
+SPEC = RuleSpec(
+    ids=("KM101", "KM102", "KM103"),
+    hooks=(Hook(IMPORT), Hook(REFERENCE, prefixes=("keras.",))),
+    after=(Order("backend", "a K.<fn> chain is rewritten to keras.ops or reported by the backend rules; "
+                 "keras.backend is not a namespace to move"),),
+)
+
+
+def on_import(ctx: FileContext, site: Site) -> list[cst.SimpleStatementLine] | None:
+    """New lines for a statement line holding one import, or None to keep it."""
+    line: cst.SimpleStatementLine = site.updated
+    origin: cst.SimpleStatementLine = site.original
+    return rewrite_import(ctx, line, line.body[0], origin.body[0])  # type: ignore[arg-type]
+
+
+def on_reference(ctx: FileContext, site: Site) -> cst.BaseExpression | None:
+    """``tf.keras.layers.Dense`` -> ``keras.layers.Dense`` and friends, where the chain is used."""
+    return rewrite_chain(ctx, site.original, site.updated, called=site.called)
 
 
 def map_name(canon: str) -> tuple[str | None, str, str]:

@@ -18,9 +18,16 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
+from migrate.rewrite.hooks import CALL, Hook, RuleSpec, Site
 from migrate.rewrite.rules.imports import map_name
 from migrate.rewrite.tables import KERAS1_LAYER_KWARGS, KERAS22_RNN_DEFAULTS
 from migrate.rewrite.templating import tidy_args
+
+SPEC = RuleSpec(
+    ids=("KM303", "KM304", "KM306", "KM307"),
+    # the rewritten constructor call goes on to the checks of KM310/KM311 and to KM305's Input marker
+    hooks=(Hook(CALL, prefixes=("keras.layers.", "keras.engine", "keras.legacy"), chain=True),),
+)
 
 _ACTIVATION_KWARGS = ("activation", "recurrent_activation", "inner_activation")
 _EQ = cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(""))
@@ -32,7 +39,10 @@ def _string(node: cst.BaseExpression) -> str | None:
     return None
 
 
-def rewrite(ctx: FileContext, qualified: str, original: cst.Call, updated: cst.Call) -> cst.Call | None:
+def on_call(ctx: FileContext, site: Site) -> cst.Call | None:
+    qualified: str = site.qualified  # type: ignore[assignment]
+    original: cst.Call = site.original
+    updated: cst.Call = site.updated
     target, _, _ = map_name(qualified)
     if target is None or not target.startswith("keras.layers."):
         return None

@@ -11,13 +11,18 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
+from migrate.rewrite.hooks import CALL, Hook, RuleSpec, Site
 from migrate.rewrite.rules.imports import map_name
 from migrate.rewrite.tables import LAYERS_WITH_WEIGHTS_ARG
 
 RULE = "KM310"
 
+SPEC = RuleSpec(ids=(RULE,), hooks=(Hook(CALL, prefixes=("keras.layers.", "keras.engine", "keras.legacy"), check=True),))
 
-def check(ctx: FileContext, qualified: str, original: cst.Call) -> None:
+
+def on_call(ctx: FileContext, site: Site) -> None:
+    qualified: str = site.qualified  # type: ignore[assignment]
+    original: cst.Call = site.original
     if not ctx.enabled(RULE) or not any(a.keyword is not None and a.keyword.value == "weights"
                                         for a in original.args):
         return

@@ -11,10 +11,16 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
+from migrate.rewrite.hooks import CALL, Hook, RuleSpec, Site
 from migrate.rewrite.tables import MERGE_MODES
 
 RULE = "KM311"
 NAMES = ("keras.layers.Merge", "keras.layers.merge.Merge", "keras.legacy.layers.Merge", "keras.engine.topology.Merge")
+#: the Keras 1 ``merge()`` function, whose name Keras 2 gave to the module ``keras.layers.merge``
+FUNCTION = "keras.layers.merge"
+
+SPEC = RuleSpec(ids=(RULE,), hooks=(Hook(CALL, names=(*NAMES, FUNCTION), check=True),))
+
 REASON = "the Keras 1 Merge layer is gone: use the layer for its mode (Add, Concatenate, Multiply, ...)"
 
 
@@ -22,11 +28,13 @@ def is_merge(qualified: str) -> bool:
     return qualified in NAMES
 
 
-def check(ctx: FileContext, qualified: str, original: cst.Call) -> None:
+def on_call(ctx: FileContext, site: Site) -> None:
     """``Merge(...)``, and the Keras 1 ``merge(...)`` function (a module since Keras 2)."""
+    qualified: str = site.qualified  # type: ignore[assignment]
+    original: cst.Call = site.original
     if not ctx.enabled(RULE):
         return
-    if not (is_merge(qualified) or (qualified == "keras.layers.merge" and any(
+    if not (is_merge(qualified) or (qualified == FUNCTION and any(
             a.keyword is not None and a.keyword.value == "mode" for a in original.args))):
         return
     mode = next((a.value for a in original.args if a.keyword is not None and a.keyword.value == "mode"), None)

@@ -17,10 +17,22 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
+from migrate.rewrite.hooks import CALL, Hook, Order, RuleSpec, Site
 from migrate.rewrite.tables import KERAS22_ADAGRAD_ACCUMULATOR, OPTIMIZERS
 from migrate.rewrite.templating import tidy_args
 
 RULE = "KM409"
+
+SPEC = RuleSpec(
+    ids=(RULE,),
+    hooks=(Hook(CALL, prefixes=("keras.optimizers.",)),),
+    after=(Order("optimizer_lr", "KM401 renames lr= and turns decay= into a schedule first; the defaults "
+                 "pinned here are added to that call"),),
+)
+
+
+def on_call(ctx: FileContext, site: Site) -> cst.Call | None:
+    return _rewrite(ctx, site.qualified, site.original, site.updated)  # type: ignore[arg-type]
 _EQ = cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(""))
 
 
@@ -28,7 +40,7 @@ def _is_none(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.Name) and node.value == "None"
 
 
-def rewrite(ctx: FileContext, qualified: str, original: cst.Call, updated: cst.Call) -> cst.Call | None:
+def _rewrite(ctx: FileContext, qualified: str, original: cst.Call, updated: cst.Call) -> cst.Call | None:
     if not qualified.startswith("keras.optimizers.") or qualified.count(".") != 2 or not ctx.enabled(RULE):
         return None
     name = qualified.rsplit(".", 1)[1]

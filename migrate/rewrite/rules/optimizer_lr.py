@@ -15,6 +15,7 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
+from migrate.rewrite.hooks import ATTRIBUTE, CALL, Hook, RuleSpec, Site, Triggers
 from migrate.rewrite.names import dotted_name
 from migrate.rewrite.tables import OPTIMIZERS
 from migrate.rewrite.templating import tidy_args
@@ -24,12 +25,29 @@ KERAS22_LR_DEFAULTS = {"Adagrad": "0.01", "Adadelta": "1.0", "Adamax": "0.002", 
 _EQ = cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(""))
 _OPT_SUFFIXES = ("optimizer", "opt", "optim")
 
+SPEC = RuleSpec(
+    ids=("KM401", "KM402"),
+    # the constructor's rewrite goes on to KM409 (optimizer_defaults), which pins more arguments
+    hooks=(Hook(CALL, prefixes=("keras.optimizers.",), chain=True), Hook(ATTRIBUTE, methods=("lr",))),
+    triggers=Triggers(methods=frozenset({"lr"})),
+)
+
+
+def on_call(ctx: FileContext, site: Site) -> cst.Call | None:
+    """KM401 on an optimizer constructor."""
+    return _rewrite_ctor(ctx, site.qualified, site.original, site.updated)  # type: ignore[arg-type]
+
+
+def on_attribute(ctx: FileContext, site: Site) -> cst.Attribute | None:
+    """KM402 on ``<optimizer>.lr``."""
+    return _rewrite_attr(ctx, site.original, site.updated)
+
 
 def _is_zero(node: cst.BaseExpression) -> bool:
     return isinstance(node, (cst.Integer, cst.Float)) and float(node.value) == 0.0
 
 
-def rewrite_ctor(ctx: FileContext, qualified: str, original: cst.Call, updated: cst.Call) -> cst.Call | None:
+def _rewrite_ctor(ctx: FileContext, qualified: str, original: cst.Call, updated: cst.Call) -> cst.Call | None:
     if not qualified.startswith("keras.optimizers.") or qualified.count(".") != 2:
         return None
     name = qualified.rsplit(".", 1)[1]
@@ -98,7 +116,7 @@ def looks_like_optimizer(ctx: FileContext, node: cst.BaseExpression) -> bool:
     return last.endswith(_OPT_SUFFIXES) and last not in ("adopt",)
 
 
-def rewrite_attr(ctx: FileContext, original: cst.Attribute, updated: cst.Attribute) -> cst.Attribute | None:
+def _rewrite_attr(ctx: FileContext, original: cst.Attribute, updated: cst.Attribute) -> cst.Attribute | None:
     if original.attr.value != "lr" or not ctx.enabled("KM402"):
         return None
     if not looks_like_optimizer(ctx, original.value):

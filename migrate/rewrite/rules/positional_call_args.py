@@ -15,7 +15,18 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.rewrite.context import ClassInfo, FileContext
+from migrate.rewrite.hooks import CALL, Hook, Order, RuleSpec, Site
 from migrate.rewrite.index import is_layer_class
+
+_WHY = ("a call recognised by its method name belongs to that rule; this one takes the calls of layer "
+        "instances that remain")
+
+SPEC = RuleSpec(
+    ids=("KM301",),
+    # the callee is an instance (`self.encoder(...)`, `layer(...)`), which imports do not resolve
+    hooks=(Hook(CALL, unresolved=True),),
+    after=(Order("add_weight", _WHY), Order("training_calls", _WHY)),
+)
 
 
 def _callee_class(ctx: FileContext, func: cst.BaseExpression, current: ClassInfo | None) -> str | None:
@@ -34,8 +45,10 @@ def _callee_class(ctx: FileContext, func: cst.BaseExpression, current: ClassInfo
     return None
 
 
-def rewrite(ctx: FileContext, original: cst.Call, updated: cst.Call,
-            current: ClassInfo | None) -> cst.Call | None:
+def on_call(ctx: FileContext, site: Site) -> cst.Call | None:
+    original: cst.Call = site.original
+    updated: cst.Call = site.updated
+    current = site.cls
     if not ctx.enabled("KM301"):
         return None
     args = updated.args

@@ -61,10 +61,18 @@ from collections.abc import Sequence
 import libcst as cst
 
 from migrate.rewrite.context import ClassInfo, FileContext
+from migrate.rewrite.hooks import CLASS, Hook, Order, RuleSpec, Site
 from migrate.rewrite.names import dotted_name
 from migrate.rewrite.rules.get_config import layer_or_schedule, keras_base
 
 RULE = "KM312"
+
+SPEC = RuleSpec(
+    ids=(RULE,),
+    hooks=(Hook(CLASS),),
+    after=(Order("get_config", "the decorator goes on the class as KM309 completed it, above its other "
+                 "decorators"),),
+)
 _REGISTER = "register_keras_serializable"
 _DEFAULT_PACKAGE = "Custom"  # Keras's own default, for a path with no usable name
 _CELL = re.compile(r"\[cell \d+\]$")  # notebook cells reach the rules as ``nb.ipynb[cell 3]``
@@ -125,12 +133,17 @@ def is_saved_by_name(ctx: FileContext, info: ClassInfo) -> bool:
                       or target.startswith(_NAMED_FAMILIES) or None) is not None
 
 
-def rewrite(ctx: FileContext, info: ClassInfo | None, original: cst.ClassDef,
-            updated: cst.ClassDef) -> cst.ClassDef | None:
+def on_class(ctx: FileContext, site: Site) -> cst.ClassDef | None:
     """``updated`` with the registration decorator added first, or None to leave it.
 
-    Called for module-level classes only (the transformer knows the nesting).
+    Module-level classes only: a class nested in a function is a new object per call, one nested
+    in a class body is not a module global.
     """
+    info = site.cls
+    original: cst.ClassDef = site.original
+    updated: cst.ClassDef = site.updated
+    if not site.top_level:
+        return None
     if not ctx.enabled(RULE) or info is None or not original.bases:
         return None
     if not is_saved_by_name(ctx, info):

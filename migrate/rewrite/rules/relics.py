@@ -11,6 +11,15 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
+from migrate.rewrite.hooks import ATTRIBUTE, Hook, RuleSpec, Site, Triggers
+
+SPEC = RuleSpec(
+    ids=("KM208",),
+    hooks=(Hook(ATTRIBUTE, methods=("_keras_shape", "value")),),
+    # `.value` alone is far too common: it counts only in a statement that also reads a shape
+    triggers=Triggers(methods=frozenset({"_keras_shape"}),
+                      together=(frozenset({"shape", "_keras_shape"}), frozenset({"value"}))),
+)
 
 
 def _is_shape_subscript(node: cst.BaseExpression) -> bool:
@@ -18,7 +27,9 @@ def _is_shape_subscript(node: cst.BaseExpression) -> bool:
             and node.value.attr.value in ("shape", "_keras_shape"))
 
 
-def rewrite(ctx: FileContext, original: cst.Attribute, updated: cst.Attribute) -> cst.BaseExpression | None:
+def on_attribute(ctx: FileContext, site: Site) -> cst.BaseExpression | None:
+    original: cst.Attribute = site.original
+    updated: cst.Attribute = site.updated
     if not ctx.enabled("KM208"):
         return None
     attr = original.attr.value

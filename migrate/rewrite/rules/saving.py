@@ -12,12 +12,23 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
+from migrate.rewrite.hooks import CALL, Hook, RuleSpec, Site, Triggers
 from migrate.rewrite.names import dotted_name
 
 #: files no Keras model.save writes: the receiver is something else (an array, a frame, a figure)
 NOT_MODEL_FILES = (".npy", ".npz", ".pt", ".pth", ".pkl", ".pickle", ".joblib", ".json", ".csv", ".txt",
                    ".png", ".jpg", ".jpeg", ".pdf", ".svg", ".parquet", ".feather")
 PORT_HINT = "convert the legacy file with `migrate port OLD --to model.keras`"
+
+
+SPEC = RuleSpec(
+    ids=("KM501", "KM502", "KM503", "KM504"),
+    # every call: `model.save(...)` on any receiver, `ModelCheckpoint(...)`, `np.save(...)` told apart
+    hooks=(Hook(CALL, check=True),),
+    # `restore` is only a checkpoint's with a tensorflow import, which the file names anyway
+    triggers=Triggers(methods=frozenset({"save", "save_weights", "load_weights", "restore"}),
+                      statement_only=frozenset({"restore"})),
+)
 
 
 def _path_literal(call: cst.Call, keyword: str) -> str | None:
@@ -34,7 +45,9 @@ def _kw_true(call: cst.Call, keyword: str) -> bool:
                and a.value.value == "True" for a in call.args)
 
 
-def check(ctx: FileContext, qualified: str | None, original: cst.Call) -> None:
+def on_call(ctx: FileContext, site: Site) -> None:
+    qualified = site.qualified
+    original: cst.Call = site.original
     func = original.func
     if qualified in ("keras.callbacks.ModelCheckpoint",) and ctx.enabled("KM503"):
         path = _path_literal(original, "filepath")

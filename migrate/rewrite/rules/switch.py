@@ -13,9 +13,21 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
+from migrate.rewrite.hooks import CALL, Hook, Order, RuleSpec, Site, owned
 from migrate.rewrite.templating import BindError, bind
 
 PARAMS = ("condition", "then_expression", "else_expression")
+
+SPEC = RuleSpec(
+    ids=("KM205",),
+    hooks=(Hook(CALL, names=("keras.backend.switch",)),),
+    before=(Order("backend", "K.switch is ops.cond or compat.switch by its arguments, never a template row "
+                  "(ops.switch is a false friend)"),),
+)
+
+
+def on_call(ctx: FileContext, site: Site) -> cst.BaseExpression | object:
+    return owned(_rewrite(ctx, site.original, site.updated))
 
 
 def _is_thunk(node: cst.BaseExpression) -> bool:
@@ -23,7 +35,7 @@ def _is_thunk(node: cst.BaseExpression) -> bool:
             and not isinstance(node.params.star_arg, cst.Param))
 
 
-def rewrite(ctx: FileContext, original: cst.Call, updated: cst.Call) -> cst.BaseExpression | None:
+def _rewrite(ctx: FileContext, original: cst.Call, updated: cst.Call) -> cst.BaseExpression | None:
     if not ctx.enabled("KM205"):
         return None
     try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
+from migrate.rewrite.hooks import CALL, Hook, RuleSpec, Site, Triggers
 from migrate.rewrite.names import dotted_name
 from migrate.rewrite.templating import tidy_args
 from migrate.rewrite.tables import (
@@ -27,13 +28,28 @@ from migrate.rewrite.tables import (
     REMOVED_ARGS,
 )
 
+_OTHER_METHODS = ("reset_states", "predict_classes", "predict_proba")
+_ARG_METHODS = ("fit", "evaluate", "predict", "compile")
+
+SPEC = RuleSpec(
+    ids=("KM403", "KM404", "KM405", "KM406", "KM407"),
+    hooks=(Hook(CALL, methods=(*GENERATOR_METHODS, *_OTHER_METHODS, *_ARG_METHODS)),),
+    # fit/evaluate/predict/compile are far too common to be trigger words: they are touched only
+    # when a removed or renamed keyword is passed, so the keywords are
+    triggers=Triggers(methods=frozenset({*GENERATOR_METHODS, *_OTHER_METHODS}),
+                      keywords=frozenset({*(key for keys in REMOVED_ARGS.values() for key in keys),
+                                          *KERAS1_FIT_RENAMES, *KERAS1_FIT_REPORT})),
+)
+
 _EQ = cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(""))
 
 
 _tidy = tidy_args
 
 
-def rewrite(ctx: FileContext, original: cst.Call, updated: cst.Call) -> cst.BaseExpression | None:
+def on_call(ctx: FileContext, site: Site) -> cst.BaseExpression | None:
+    original: cst.Call = site.original
+    updated: cst.Call = site.updated
     func = original.func
     if not isinstance(func, cst.Attribute):
         return None
@@ -44,7 +60,7 @@ def rewrite(ctx: FileContext, original: cst.Call, updated: cst.Call) -> cst.Base
         return _reset_states(ctx, original, updated)
     if method in ("predict_classes", "predict_proba"):
         return _predict_classes(ctx, method, original, updated)
-    if method in ("fit", "evaluate", "predict", "compile"):
+    if method in _ARG_METHODS:
         return _removed_args(ctx, method, original, updated)
     return None
 
