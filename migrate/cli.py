@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     rw.add_argument("-q", "--quiet", action="store_true", help="print only the summary line")
     rw.add_argument("--no-progress", action="store_true", help="never show the progress display")
 
-    rl = sub.add_parser("rules", help="list every rule with its id, tier and description",
+    rl = sub.add_parser("rules", help="list every rule: id, tier, description, its module and what it hooks",
                         description="List the rewrite rules.")
     rl.add_argument("--json", action="store_true", help="machine-readable output")
 
@@ -61,19 +61,59 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
+    """``migrate rules``: every rule id with its tier and description, the module that implements it
+    and what that module hooks (read from the rule registry without importing libcst)."""
     from migrate.rewrite.catalog import FAMILIES, RULES
+    from migrate.rewrite.registry import declared
 
+    owner = {rule_id: r for r in declared() for rule_id in r.spec.ids}
     if args.json:
-        print(json.dumps([{"id": r.id, "name": r.name, "tier": r.tier, "description": r.description}
-                          for r in RULES], indent=2))
+        out = []
+        for info in RULES:
+            r = owner.get(info.id)
+            entry: dict[str, object] = {"id": info.id, "name": info.name, "tier": info.tier,
+                                        "description": info.description}
+            if r is not None:
+                entry["module"] = r.module
+                entry["hooks"] = [_hook_json(h) for h in r.spec.hooks]
+                entry["before"] = [{"rule": o.rule, "reason": o.reason} for o in r.spec.before]
+                entry["after"] = [{"rule": o.rule, "reason": o.reason} for o in r.spec.after]
+            out.append(entry)
+        print(json.dumps(out, indent=2))
         return 0
     family = None
-    for r in RULES:
-        if r.id[:3] != family:
-            family = r.id[:3]
+    for info in RULES:
+        if info.id[:3] != family:
+            family = info.id[:3]
             print(f"# {family}xx {FAMILIES.get(family, '')}")
-        print(f"{r.id}  {r.tier:<6}  {r.name:<26} {r.description}")
+        print(f"{info.id}  {info.tier:<6}  {info.name:<26} {info.description}")
+        r = owner.get(info.id)
+        if r is not None:
+            hooks = "; ".join(_hook_text(h) for h in r.spec.hooks)
+            order = [f"before {o.rule}" for o in r.spec.before] + [f"after {o.rule}" for o in r.spec.after]
+            print(f"{'':15}rules/{r.name}.py: {hooks}" + (f" ({', '.join(order)})" if order else ""))
     return 0
+
+
+def _hook_json(hook: object) -> dict[str, object]:
+    from dataclasses import asdict
+
+    data = asdict(hook)  # type: ignore[call-overload]
+    return {k: v for k, v in data.items() if v or k == "kind"}
+
+
+def _hook_text(hook: object) -> str:
+    """``call keras.backend.batch_dot``, ``call .add_weight()``, ``attribute .lr``, ``class``, ..."""
+    h = hook  # a hooks.Hook; typed loosely so that the CLI module does not import it at start-up
+    what = [*h.names, *(p + "*" for p in h.prefixes)]  # type: ignore[attr-defined]
+    if h.kind == "call":  # type: ignore[attr-defined]
+        what += [f".{m}()" for m in h.methods]  # type: ignore[attr-defined]
+        if h.unresolved:  # type: ignore[attr-defined]
+            what.append("any unresolved callee")
+    else:
+        what += [f".{m}" for m in h.methods]  # type: ignore[attr-defined]
+    text = h.kind + (" " + ", ".join(what) if what else "")  # type: ignore[attr-defined]
+    return text + (" [check]" if h.check else "")  # type: ignore[attr-defined]
 
 
 class _Progress:

@@ -15,9 +15,11 @@ and a test keeps the list empty.
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import pkgutil
+from pathlib import Path
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -114,6 +116,51 @@ def _known(rule: Rule, other: str, by_name: dict[str, Rule]) -> None:
 def rules() -> tuple[Rule, ...]:
     """Every rule module, loaded, checked and in run order."""
     return _order([_load(m) for m in _discover()])
+
+
+#: core modules without libcst, whose names a SPEC may use; enough to read a SPEC without the rule's code
+_LIGHT = frozenset({"migrate.rewrite.hooks", "migrate.rewrite.tables", "migrate.rewrite.catalog"})
+
+
+@cache
+def declared() -> tuple[Rule, ...]:
+    """Every rule module's ``SPEC``, in run order, read without importing the rule modules.
+
+    ``migrate rules`` lists the hooks at start-up, which must not import libcst (every
+    rule module does). So each module's source is parsed and only what its ``SPEC``
+    is built from is evaluated: its imports from the light core modules (``hooks``,
+    ``tables``, ``catalog``), its module-level constants (assignments that need
+    anything else are skipped) and the ``SPEC`` assignment itself. ``functions`` is
+    empty. A test checks the result against :func:`rules`.
+    """
+    found = []
+    for info in sorted(pkgutil.iter_modules(_rules_package.__path__), key=lambda m: m.name):
+        if info.name.startswith("_"):
+            continue
+        dotted = f"{_rules_package.__name__}.{info.name}"
+        path = Path(info.module_finder.path) / f"{info.name}.py"  # type: ignore[union-attr]
+        found.append(Rule(info.name, dotted, _read_spec(dotted, path), {}))
+    return _order(found)
+
+
+def _read_spec(dotted: str, path: Path) -> RuleSpec:
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    namespace: dict[str, Any] = {"__name__": dotted}
+    for stmt in tree.body:
+        if isinstance(stmt, ast.ImportFrom) and stmt.module in _LIGHT:
+            exec(compile(ast.Module([stmt], []), str(path), "exec"), namespace)
+        elif isinstance(stmt, (ast.Assign, ast.AnnAssign)):
+            targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+            is_spec = any(isinstance(t, ast.Name) and t.id == "SPEC" for t in targets)
+            try:
+                exec(compile(ast.Module([stmt], []), str(path), "exec"), namespace)
+            except Exception:
+                if is_spec:
+                    raise
+    spec = namespace.get("SPEC")
+    if not isinstance(spec, RuleSpec):
+        raise TypeError(f"{dotted}: a rule module must declare SPEC = RuleSpec(...)")
+    return spec
 
 
 def entries(kind: str) -> tuple[Entry, ...]:

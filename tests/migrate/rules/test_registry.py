@@ -84,3 +84,24 @@ def test_dispatch_finds_hooks_by_name() -> None:
     assert "add_weight" not in [e.rule for e in d.call_unresolved("fit")]
     assert [e.rule for e in d.attribute("lr")] == ["optimizer_lr"]
     assert d.attribute("some_attribute") == ()
+
+
+def test_specs_read_without_importing_rules_match_the_loaded_ones() -> None:
+    """``migrate rules`` reads the SPECs from source (no libcst at start-up); they must be the real ones."""
+    assert [(r.name, r.module, r.spec) for r in registry.declared()] == \
+        [(r.name, r.module, r.spec) for r in registry.rules()]
+
+
+def test_rules_listing_shows_module_and_hooks(capsys) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from migrate.cli import main
+
+    assert main(["rules"]) == 0
+    out = capsys.readouterr().out
+    assert "rules/batch_dot.py: call keras.backend.batch_dot; assign [check] (before backend)" in out
+    assert main(["rules", "--json"]) == 0
+    data = {entry["id"]: entry for entry in json.loads(capsys.readouterr().out)}
+    assert data["KM402"]["module"] == "migrate.rewrite.rules.optimizer_lr"
+    assert {"kind": "attribute", "methods": ["lr"]} in data["KM402"]["hooks"]
+    assert all("module" in entry for entry in data.values())
