@@ -1,12 +1,35 @@
-"""Keras 3 layers equivalent to the legacy ones (``keras.ops`` only, every backend)."""
+"""Keras 3 layers equivalent to the legacy ones (``keras.ops`` only, every backend).
+
+One module per public layer or small group of layers:
+
+* the Keras-2.2 seed layers: :mod:`~modern.layers.attention`,
+  :mod:`~modern.layers.normalization`, :mod:`~modern.layers.position`;
+* the 2021 tutorial Transformer: :mod:`~modern.layers.additive_mask_attention`,
+  :mod:`~modern.layers.attention_masks`, :mod:`~modern.layers.transformer_blocks`,
+  :mod:`~modern.layers.transformer_stacks` (all of them also in the family's
+  namespace :mod:`~modern.layers.seq2seq`).
+
+``_attention_kernel`` holds the attention core both families share and the
+one speed hook Keras lacks (see its docstring).
+"""
 
 from modern.layers import seq2seq
 from modern.layers.attention import ActivatedMultiHeadAttention, ScaledDotProductAttention
 from modern.layers.normalization import LegacyLayerNormalization
 from modern.layers.position import SinusoidalPositionEmbedding
-
-# The seq2seq blocks and functions are public as listed in their module.
-from modern.layers.seq2seq import *  # noqa: F401,F403
+from modern.layers.seq2seq import (
+    AdditiveMaskMultiHeadAttention,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+    attention_mask_from_legacy,
+    cached_causal_padding_mask,
+    causal_padding_mask,
+    padding_mask,
+    positional_encoding,
+    scaled_dot_product_attention,
+)
 
 __all__ = [
     "ActivatedMultiHeadAttention",

@@ -1,5 +1,12 @@
-"""The attention core both attention families share: ``softmax(q k^T / sqrt(depth) + bias) v``.
+"""The attention core both attention families share, and the speed work Keras has no hook for.
 
+This module is the one place where ``modern`` departs from plain Keras
+calls for speed. Everything in it is public Keras API (``keras.ops``,
+``keras.layers.EinsumDense`` subclassed through its public ``call``); no
+private Keras attribute or ``keras.src`` module is used anywhere in
+``modern``.
+
+**The attention core**, ``softmax(q k^T / sqrt(depth) + bias) v``.
 ``keras.ops.dot_product_attention`` is the right call where the backend has
 a fused kernel (jax and torch: cuDNN / flash / SDPA kernels on GPUs, XLA
 fusions on CPUs). TensorFlow has none: its ``dot_product_attention`` is two
@@ -9,11 +16,21 @@ forward and backward. On that backend the same arithmetic is cheaper as the
 legacy layers wrote it: heads moved in front of the sequence axis, then
 batched ``matmul`` (``BatchMatMulV2``). Measured at the benchmark sizes
 (``benchmarks/ab_modern_parts.py --only kernels``): about 25 % less time
-for the attention core, forward and backward.
+for the attention core, forward and backward. Both forms compute the same
+products in float32 and the same softmax; they differ only in the summation
+order inside the kernels (differences of a few ulps, far below the 1e-5 the
+goldens allow).
 
-Both forms compute the same products in float32 and the same softmax; they
-differ only in the summation order inside the kernels (differences of a few
-ulps, far below the 1e-5 the goldens allow).
+**The projections** (:class:`FlatMatmulEinsumDense`). The hook Keras lacks:
+``keras.layers.MultiHeadAttention`` creates its projections as plain
+``EinsumDense`` inside its ``build`` and offers no argument or method to
+choose their class, and its attention core can only be replaced by
+overriding its private ``_compute_attention``. Using it would therefore mean
+either private overrides or swapping ``__class__`` on the built sublayers.
+Instead, :class:`~modern.layers.additive_mask_attention.AdditiveMaskMultiHeadAttention`
+builds its four projections itself as :class:`FlatMatmulEinsumDense`, with
+``MultiHeadAttention``'s equations, names and variables, so weight paths
+and ``.keras`` files are those of the stock layer.
 """
 
 from __future__ import annotations
@@ -161,20 +178,3 @@ def _tensordot_split(equation):
         return None
     return len(free), count
 
-
-def use_flat_matmul_projections(attention_layer):
-    """Switch a built ``keras.layers.MultiHeadAttention``'s projections to :class:`FlatMatmulEinsumDense`.
-
-    Keras builds the projections as plain ``EinsumDense`` inside
-    ``MultiHeadAttention.build`` with no hook to choose the class; the
-    subclass adds no state (only ``call`` differs), so changing the class of
-    the built sublayers keeps their variables, names and tracking as they are.
-    """
-    for sublayer in (
-        attention_layer._query_dense,
-        attention_layer._key_dense,
-        attention_layer._value_dense,
-        attention_layer._output_dense,
-    ):
-        if type(sublayer) is keras.layers.EinsumDense:
-            sublayer.__class__ = FlatMatmulEinsumDense

@@ -13,15 +13,8 @@ import keras
 import numpy as np
 from keras import ops
 
-from modern.layers.seq2seq import (
-    TransformerDecoder,
-    TransformerEncoder,
-    _decoder_output_spec,
-    _sizes,
-    _sizes_config,
-    cached_causal_padding_mask,
-    padding_mask,
-)
+from modern.layers.attention_masks import cached_causal_padding_mask, padding_mask
+from modern.layers.transformer_stacks import TransformerDecoder, TransformerEncoder
 
 __all__ = ["Seq2SeqTransformer", "greedy_decode"]
 
@@ -89,9 +82,11 @@ class Seq2SeqTransformer(keras.Model):
     ):
         super().__init__(**kwargs)
         self.num_layers = int(num_layers)
-        self.d_model, self.num_heads, self.dff, self.rate, self.layer_norm_epsilon = _sizes(
-            d_model, num_heads, dff, rate, layer_norm_epsilon
-        )
+        self.d_model = int(d_model)
+        self.num_heads = int(num_heads)
+        self.dff = int(dff)
+        self.rate = float(rate)
+        self.layer_norm_epsilon = float(layer_norm_epsilon)
         self.input_vocab_size = int(input_vocab_size)
         self.target_vocab_size = int(target_vocab_size)
         self.pe_input = int(pe_input)
@@ -157,14 +152,12 @@ class Seq2SeqTransformer(keras.Model):
     def compute_output_spec(self, inputs, training=None, return_attention_scores=False):
         # Declared rather than traced (see TransformerEncoder.compute_output_spec).
         inp, tar = inputs
-        spec = _decoder_output_spec(
-            tar.shape, inp.shape, self.d_model, self.num_heads, self.num_layers, self.compute_dtype,
-            return_attention_scores,
-        )
-        logits_shape = tuple(tar.shape) + (self.target_vocab_size,)
-        if return_attention_scores:
-            return keras.KerasTensor(logits_shape, dtype=self.compute_dtype), spec[1]
-        return keras.KerasTensor(logits_shape, dtype=self.compute_dtype)
+        logits = keras.KerasTensor(tuple(tar.shape) + (self.target_vocab_size,), dtype=self.compute_dtype)
+        if not return_attention_scores:
+            return logits
+        encoded = keras.KerasTensor(tuple(inp.shape) + (self.d_model,), dtype=self.compute_dtype)
+        _, attention_weights = self.decoder.compute_output_spec(tar, encoded, return_attention_scores=True)
+        return logits, attention_weights
 
     def get_config(self):
         return {
@@ -172,7 +165,11 @@ class Seq2SeqTransformer(keras.Model):
             "trainable": self.trainable,
             "dtype": keras.saving.serialize_keras_object(self.dtype_policy),
             "num_layers": self.num_layers,
-            **_sizes_config(self),
+            "d_model": self.d_model,
+            "num_heads": self.num_heads,
+            "dff": self.dff,
+            "rate": self.rate,
+            "layer_norm_epsilon": self.layer_norm_epsilon,
             "input_vocab_size": self.input_vocab_size,
             "target_vocab_size": self.target_vocab_size,
             "pe_input": self.pe_input,
