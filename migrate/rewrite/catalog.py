@@ -73,6 +73,9 @@ RULES: tuple[RuleInfo, ...] = (
     RuleInfo("KM211", "backend-random", SAFE,
              "seedless K.random_normal/random_uniform/truncated_normal/dropout to keras.random.*; seeded calls "
              "reported (an int seed repeats the same draw in Keras 3)"),
+    RuleInfo("KM212", "backend-name", SAFE,
+             "K.backend() (the name of the backend in use) to keras.backend.backend(); the standalone "
+             "spelling is already Keras 3"),
     RuleInfo("KM301", "positional-call-args", SAFE,
              "non-input positional arguments (training, mask, ...) to keywords, from the callee's `call` signature in the module"),
     RuleInfo("KM302", "add-weight-positional", SAFE,
