@@ -1,11 +1,13 @@
 """Rebuild a legacy full-model HDF5 file's architecture in Keras 3.
 
 The ``model_config`` JSON of a Keras 2.2 / tf.keras 2.x HDF5 file is read as
-data. Before anything is built, :func:`check_legacy_config` walks every layer
-(nested models included) and refuses:
+data. Before anything is built, :func:`check_legacy_config` walks every
+nested entry (:mod:`migrate.weights.config_safety`) and refuses:
 
-* ``Lambda`` layers: their config holds marshalled Python bytecode, which a
-  port never deserializes (rebuild the model in code and pass ``--model``);
+* anything that names code: ``Lambda`` layers anywhere (inside wrappers,
+  nested models and config items too), serialized functions, modules outside
+  Keras, callables given by import path (rebuild the model in code and pass
+  ``--model``);
 * classes that are neither Keras 3 built-ins nor a known legacy custom layer.
 
 Known legacy custom layers (those of :mod:`legacy_ref.keras22`, recognised by
@@ -22,7 +24,8 @@ import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator
 
-from migrate.weights.errors import PortError, UnsafeSourceError
+from migrate.weights.config_safety import check_config_is_data
+from migrate.weights.errors import PortError
 from migrate.weights.source import WeightSource
 
 
@@ -103,14 +106,6 @@ LEGACY_CLASSES: tuple[LegacyClass, ...] = (
     # The built-in LayerNormalization has `axis`; the Keras-2.2 one does not.
     LegacyClass("LayerNormalization", frozenset({"gamma_initializer"}), _weighted_layer_norm),
 )
-
-# Keras 2 configs that Keras 3 cannot rebuild faithfully by itself.
-REFUSED = {
-    "Lambda": "holds marshalled Python code, which a port never deserializes",
-    "TFOpLambda": "wraps raw TensorFlow ops that Keras 3 cannot rebuild",
-    "SlicingOpLambda": "wraps raw TensorFlow ops that Keras 3 cannot rebuild",
-}
-
 
 # Data: constructor keys tf_keras wrote that Keras 3's built-in layers refuse,
 # with why dropping them keeps the layer the same.
@@ -197,19 +192,18 @@ def _builtin_names() -> set[str]:
 
 
 def check_legacy_config(config: dict[str, Any], path: str) -> None:
-    """Refuse Lambda layers and unknown classes, naming the layer and the fix."""
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise PortError(path, "model_config is not a Keras model config")
+    """Refuse a config that names code anywhere, or holds unknown classes.
+
+    :func:`migrate.weights.config_safety.check_config_is_data` walks every
+    nested entry (wrappers, nested models, config items); here, in addition,
+    a top-level layer that carries a legacy class name must also carry that
+    class's config keys or be a Keras built-in.
+    """
+    check_config_is_data(config, path, legacy_classes={legacy.class_name for legacy in LEGACY_CLASSES})
     builtins = _builtin_names()
     for layer in iter_layers(config):
         class_name = layer.get("class_name", "?")
         name = (layer.get("config") or {}).get("name", layer.get("name", "?"))
-        if class_name in REFUSED:
-            raise UnsafeSourceError(
-                path,
-                f"layer {name!r} is a {class_name} layer that {REFUSED[class_name]}; "
-                "rebuild the model in Keras 3 code and pass --model path/to/file.py:factory",
-            )
         if legacy_class_of(layer) is None and class_name not in builtins:
             raise PortError(
                 path,

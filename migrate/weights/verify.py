@@ -1,122 +1,82 @@
-"""``migrate port --verify``: run the legacy model on tf_keras for comparison.
+"""``migrate port --verify``: the legacy model's outputs, computed in a child process.
 
-The legacy model comes, in this order, from:
-
-1. ``--legacy SPEC``: a factory in the user's unmodified legacy program,
-   which runs on tf_keras through :mod:`legacy_ref.shim` (``import keras``
-   there means tf_keras); its weights are loaded from
-   SOURCE the legacy way (``load_weights`` for HDF5, ``tf.train.Checkpoint``
-   restore for TF checkpoints);
-2. a full-model HDF5 file: loaded by tf_keras with the ``legacy_ref`` classes
-   for the custom layers, after :func:`migrate.weights.config.check_legacy_config`
-   has refused Lambda layers and unknown classes (nothing from the file is
-   executed);
-3. a TF checkpoint written by ``legacy_ref`` (``model_args.json`` beside it
-   names the ``legacy_ref`` model and its arguments).
-
-This module imports TensorFlow and ``legacy_ref``; it is only loaded when
-``--verify`` is given.
+The legacy model runs on tf_keras in a separate Python process
+(:mod:`migrate.weights.legacy_oracle`) that gets only paths and the probe
+input and answers with an array or a one-line error. Before it starts, a
+full-model source's ``model_config`` is proven plain data here
+(:func:`migrate.weights.config.check_legacy_config`), so a file that names
+code is refused before any deserializer sees it; the child checks again and
+rebuilds inside tf_keras's safe mode. Everything the child writes lives in a
+temporary directory that this process removes, so a crash there (tf_keras
+failing, a legacy program that exits or segfaults) leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from migrate.weights.errors import PortError
+from migrate.weights.legacy_oracle import ERROR, OUTPUTS, PROBE, REQUEST, read_model_args
 from migrate.weights.source import WeightSource
 
 
-def _checkpoint_root(source: WeightSource) -> str:
-    heads = {w.name.split("/", 1)[0] for w in source.weights}
-    if len(heads) != 1:
-        raise PortError(source.path, f"--verify: cannot tell the checkpoint's root object among {sorted(heads)}")
-    return heads.pop()
-
-
-def _restore(model: Any, source: WeightSource) -> None:
-    import tensorflow as tf
-
-    if source.format == "savedmodel":
-        # A SavedModel's variables hang off the saved model itself, which is
-        # how tf_keras's own load_weights reads a TF-format prefix.
-        status, what = model.load_weights(source.path), "SavedModel"
-    else:
-        root = _checkpoint_root(source)
-        if root in {"root", "save_counter"}:
-            raise PortError(source.path, f"--verify: unexpected checkpoint root {root!r}")
-        status, what = tf.train.Checkpoint(**{root: model}).restore(source.path), "checkpoint"
-    try:
-        status.assert_existing_objects_matched()
-    except AssertionError as exc:
-        raise PortError(source.path, f"--verify: the legacy model does not match the {what} ({exc})") from exc
-    status.expect_partial()
-
-
-def _legacy_from_model_args(source: WeightSource) -> Any | None:
-    directory = Path(source.path).parent if not Path(source.path).is_dir() else Path(source.path)
-    args_file = directory / "model_args.json"
-    if not args_file.exists():
-        return None
-    spec = json.loads(args_file.read_text())
-    if spec.get("model") != "legacy_ref.tutorial.Transformer":
-        return None
-    from legacy_ref import tutorial
-
-    return tutorial.Transformer(**spec["args"])
-
-
-def _call_legacy(model: Any, probe: Any) -> np.ndarray:
-    import tensorflow as tf
-
-    inputs = [tf.constant(p) for p in probe] if isinstance(probe, list) else tf.constant(probe)
-    try:
-        value = model(inputs, training=False)
-    except TypeError:
-        value = model(inputs)
-    while isinstance(value, (list, tuple)):
-        value = value[0]
-    return np.asarray(value)
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # The child must see tf_keras as the legacy API and Keras 3 as `keras`,
+    # whatever the user's shell says.
+    env.pop("TF_USE_LEGACY_KERAS", None)
+    return env
 
 
 def legacy_outputs(request: Any, source: WeightSource, probe: Any) -> np.ndarray:
-    """The legacy model's main output on ``probe``, computed on tf_keras."""
-    if request.legacy_spec:
-        from migrate.weights.port import _call_factory, load_factory
+    """The legacy model's main output on ``probe``, computed on tf_keras in a child process.
 
-        factory = load_factory(request.legacy_spec, "--legacy", legacy=True)
-        model = _call_factory(factory, request.legacy_spec, "--legacy")
-        if source.format.startswith("keras-h5"):
-            # Build first: a subclassed legacy model has no variables until called.
-            _call_legacy(model, probe)
-            model.load_weights(source.path)
-        else:
-            _call_legacy(model, probe)
-            _restore(model, source)
-        return _call_legacy(model, probe)
-    if source.model_config is not None:
-        import tf_keras
-
-        from legacy_ref.keras22 import custom_objects
-        from migrate.weights.config import check_legacy_config, iter_layers, legacy_class_of
+    Raises:
+        UnsafeSourceError: the source's model_config names code (checked here,
+            before the child starts).
+        PortError: the legacy model could not be built, loaded or run; the
+            message is the child's one line.
+    """
+    if source.model_config is not None and not request.legacy_spec:
+        from migrate.weights.config import check_legacy_config
 
         check_legacy_config(source.model_config, source.path)
-        # Only the names the file uses for legacy layers: a built-in
-        # MultiHeadAttention must stay the built-in one.
-        used = {legacy.class_name for legacy in map(legacy_class_of, iter_layers(source.model_config)) if legacy}
-        legacy_classes = {name: cls for name, cls in custom_objects().items() if name in used}
-        model = tf_keras.models.load_model(source.path, custom_objects=legacy_classes, compile=False)
-        return _call_legacy(model, probe)
-    model = _legacy_from_model_args(source)
-    if model is not None:
-        _call_legacy(model, probe)
-        _restore(model, source)
-        return _call_legacy(model, probe)
-    raise PortError(
-        source.path,
-        "--verify needs the legacy model for this source: pass --legacy path/to/file.py:factory "
-        "returning the tf_keras model",
-    )
+    elif source.model_config is None and not request.legacy_spec:
+        read_model_args(source)  # refuse a malformed model_args.json before the child starts
+    arrays = probe if isinstance(probe, list) else [probe]
+    with tempfile.TemporaryDirectory(prefix="migrate-verify-") as workdir:
+        work = Path(workdir)
+        np.savez(work / PROBE, count=len(arrays), **{f"probe_{i}": a for i, a in enumerate(arrays)})
+        (work / REQUEST).write_text(json.dumps({
+            # What the user named (a SavedModel directory, a prefix): read_source
+            # tells the format from it, not from the file it resolved to.
+            "source": str(Path(request.source).resolve()),
+            "legacy_spec": request.legacy_spec,
+            "probe_is_list": isinstance(probe, list),
+        }))
+        completed = subprocess.run(
+            [sys.executable, "-m", "migrate.weights.legacy_oracle", str(work)],
+            env=_child_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True, errors="replace",
+        )
+        if (work / ERROR).exists():
+            error = json.loads((work / ERROR).read_text())
+            raise PortError(error["path"], error["detail"])
+        if completed.returncode != 0 or not (work / OUTPUTS).exists():
+            tail = [line for line in completed.stderr.splitlines() if line.strip()][-1:] or ["no output"]
+            raise PortError(
+                source.path,
+                f"--verify: the legacy model's process on tf_keras failed (exit {completed.returncode}: "
+                f"{tail[0].strip()[:300]}); run without --verify, or check the legacy model with --legacy",
+            )
+        with np.load(work / OUTPUTS, allow_pickle=False) as data:
+            return np.array(data["outputs"])
