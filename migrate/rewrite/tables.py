@@ -97,6 +97,16 @@ CHECKED_MODULES: tuple[str, ...] = (
     "keras.regularizers", "keras.constraints", "keras.optimizers.schedules", "keras.saving",
 )
 
+#: KM103: what to use instead of a legacy name Keras 3 dropped, by the Keras 3 name the legacy one
+#: would have moved to (the report names it; nothing is rewritten).
+KERAS3_REMOVED: dict[str, str] = {
+    # Keras 2.0's abstract base of recurrent layers (step() API); Keras 3 recurrent layers take a cell
+    "keras.layers.Recurrent": "subclass keras.layers.RNN with a cell (the step() API is gone)",
+    # the generator of augmented image batches is gone; datasets and preprocessing layers replace it
+    "keras.utils.ImageDataGenerator": "load with keras.utils.image_dataset_from_directory and augment "
+                                      "with preprocessing layers (keras.layers.RandomFlip, ...)",
+}
+
 # --------------------------------------------------------------------------
 # KM2xx: the Keras 2 backend
 # --------------------------------------------------------------------------

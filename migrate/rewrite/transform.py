@@ -233,6 +233,10 @@ class RuleApplier(cst.CSTTransformer):
 
     def leave_Attribute(self, original_node: cst.Attribute,
                         updated_node: cst.Attribute) -> cst.BaseExpression:
+        if self.in_import:
+            # a dotted module name in an import statement is the IMPORT hooks' business: rewriting it as
+            # a reference would move `from keras.layers.recurrent import X` to a module that lacks X
+            return updated_node
         entries = self.hooks.attribute(original_node.attr.value)
         if entries:
             result, claimed = apply_hooks(entries, self.ctx, Site(original_node, updated_node))

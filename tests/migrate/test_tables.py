@@ -108,3 +108,10 @@ def test_layer_and_merge_tables_match_keras3() -> None:
         _resolve(hint.split("(")[0])
     # KM409 pins what Keras 3 changed
     assert inspect.signature(keras.optimizers.Adagrad).parameters["initial_accumulator_value"].default == 0.1
+
+
+def test_removed_names_are_absent_from_keras3() -> None:
+    """KM103 hints are for names Keras 3 really lacks; the modules they would move to exist."""
+    for name in tables.KERAS3_REMOVED:
+        module, _, attr = name.rpartition(".")
+        assert not hasattr(_resolve(module), attr), name
