@@ -249,7 +249,7 @@ class AdditiveMaskMultiHeadAttention(keras.layers.Layer):
         self.projection_activity_regularizer = keras.regularizers.get(activity_regularizer)
 
     def _projection(self, equation, output_shape, bias_axes, name):
-        return FlatMatmulEinsumDense(
+        projection = FlatMatmulEinsumDense(
             equation,
             output_shape=output_shape,
             bias_axes=bias_axes if self.use_bias else None,
@@ -265,6 +265,11 @@ class AdditiveMaskMultiHeadAttention(keras.layers.Layer):
             dtype=self.dtype_policy,
             name=name,
         )
+        # The projections map features only, so the Keras mask of an input
+        # sequence still holds for their output; declaring it keeps Keras from
+        # warning that they drop it (this layer has already used it, see call).
+        projection.supports_masking = True
+        return projection
 
     def build(self, query_shape, value_shape, key_shape=None):
         key_shape = value_shape if key_shape is None else key_shape
@@ -289,7 +294,7 @@ class AdditiveMaskMultiHeadAttention(keras.layers.Layer):
         output_shape = self._output_shape or (query_shape[-1],)
         new_axes = "efghij"[: len(output_shape)]
         self.output_dense = self._projection(
-            f"abcd,cd{new_axes}->ab{new_axes}", (None, *output_shape), new_axes[-1], "attention_output"
+            f"abcd,cd{new_axes}->ab{new_axes}", (None, *output_shape), new_axes, "attention_output"
         )
         self.output_dense.build((query_shape[0], query_shape[1], self.num_heads, self.value_dim))
 
