@@ -19,6 +19,17 @@ import time
 from migrate import __version__
 
 
+def _positive(text: str) -> float:
+    """An argparse type: a number above zero."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, not {text}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="migrate",
@@ -33,10 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Rewrite legacy Keras programs to Keras 3 in place (files and directories, recursively).",
     )
     rw.add_argument("paths", nargs="+", metavar="PATH", help="files or directories (.py and .ipynb)")
-    mode = rw.add_mutually_exclusive_group()
-    mode.add_argument("--diff", action="store_true", help="print unified diffs; write nothing")
-    mode.add_argument("--check", action="store_true",
-                      help="write nothing; exit 1 if anything would change")
+    rw.add_argument("--diff", action="store_true", help="print unified diffs; write nothing")
+    rw.add_argument("--check", action="store_true",
+                    help="write nothing; name each file that would change and exit 1 if any would "
+                         "(with --diff: show the diffs too)")
     rw.add_argument("-o", "--output", metavar="OUT",
                     help="write to OUT instead of in place (a file for one input file, else a directory tree)")
     rw.add_argument("-j", "--jobs", type=int, default=0, metavar="N", help="worker processes (default: all cores)")
@@ -47,6 +58,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="mark spots that need a human with '# TODO(migrate RULE): ...'")
     rw.add_argument("--from", dest="source", choices=("auto", "keras-2.2", "tf-keras-2"), default="auto",
                     help="legacy dialect (default: detected from the imports)")
+    rw.add_argument("--timeout", type=_positive, default=60.0, metavar="SECONDS",
+                    help="time limit per file; a file over it fails and the run goes on (default: 60)")
+    rw.add_argument("--max-size", type=_positive, default=32.0, metavar="MB",
+                    help="larger files are not read and fail (default: 32)")
     rw.add_argument("-q", "--quiet", action="store_true", help="print only the summary line")
     rw.add_argument("--no-progress", action="store_true", help="never show the progress display")
 
@@ -140,11 +155,27 @@ class _Progress:
 
 
 def cmd_rewrite(args: argparse.Namespace) -> int:
+    """``migrate rewrite``; Ctrl-C at any point ends it with one line and exit status 130."""
+    try:
+        return _rewrite(args)
+    except KeyboardInterrupt:
+        # Before any file was handed out (discovery, start-up) or while printing the report.
+        print("migrate: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `migrate rewrite --diff ... | head`: the reader has gone, so be quiet
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _rewrite(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from migrate.rewrite.context import Options
-    from migrate.rewrite.engine import Task, default_jobs, discover, is_tty, run
     from migrate.rewrite.catalog import expand_selection
+    from migrate.rewrite.context import Options
+    from migrate.rewrite.engine import Task, default_jobs, discover, is_tty
+    from migrate.rewrite.workers import Runner
 
     try:
         select = frozenset(expand_selection(args.select))
@@ -161,28 +192,49 @@ def cmd_rewrite(args: argparse.Namespace) -> int:
         return 2
     pairs, results = discover(args.paths, args.output)
     write = not (args.diff or args.check)
-    tasks = [Task(src, dst, options, write, args.diff) for src, dst in pairs]
+    max_bytes = int(args.max_size * 1024 * 1024)
+    tasks = [Task(src, dst, options, write, args.diff, max_bytes) for src, dst in pairs]
     jobs = args.jobs if args.jobs > 0 else default_jobs()
     progress = _Progress(enabled=not args.no_progress and not args.quiet and is_tty() and len(tasks) > 1)
+    runner = Runner(tasks, jobs, args.timeout, progress)
+    done = 0
     interrupted = False
     try:
-        for res in run(tasks, jobs, progress):
+        for res in runner:
             results.append(res)
+            done += 1
             if res.diff:
                 progress.close()
                 sys.stdout.write(res.diff)
     except KeyboardInterrupt:
         interrupted = True
+        finished = runner.stop()  # what the workers finished (and wrote) before they stopped
+        results.extend(finished)
+        done += len(finished)
+    finally:
+        runner.close()
     progress.close()
+    return _report(args, results, write, done, len(tasks), interrupted)
 
+
+def _report(args: argparse.Namespace, results: list, write: bool, done: int, total: int,
+            interrupted: bool) -> int:
+    """Print what happened (failures, findings, the files --check would change, the summary); the exit status."""
     findings = [f for r in results for f in r.findings]
     if not args.quiet:
         for r in results:
             if r.status == "failed":
                 print(f"{r.path}: error: {r.error}", file=sys.stderr)
+            elif r.status == "skipped":
+                print(f"{r.path}: skipped: {r.error}", file=sys.stderr)
         for f in findings:
             if not f.fixed:
                 print(f.format())
+        if args.check:
+            # One line per file, as black and ruff print them: what a pre-commit hook shows the user.
+            for r in results:
+                if r.status == "changed":
+                    print(f"would rewrite {r.path}")
     if args.report:
         payload = {
             "version": __version__,
@@ -199,13 +251,16 @@ def cmd_rewrite(args: argparse.Namespace) -> int:
     changed = sum(r.status == "changed" for r in results)
     unchanged = sum(r.status == "unchanged" for r in results)
     failed = sum(r.status == "failed" for r in results)
+    skipped = sum(r.status == "skipped" for r in results)
     need = sum(not f.fixed for f in findings)
     verb = "would change" if not write else "changed"
-    summary = (f"{changed} file{'s' if changed != 1 else ''} {verb}, {unchanged} unchanged, {failed} failed; "
-               f"{len(findings)} finding{'s' if len(findings) != 1 else ''} ({len(findings) - need} fixed, "
+    summary = (f"{changed} file{'s' if changed != 1 else ''} {verb}, {unchanged} unchanged, {failed} failed"
+               + (f", {skipped} skipped" if skipped else "")
+               + f"; {len(findings)} finding{'s' if len(findings) != 1 else ''} ({len(findings) - need} fixed, "
                f"{need} need review)")
     if interrupted:
-        summary = f"interrupted after {len(results)} of {len(tasks)} files; " + summary
+        summary = (f"migrate: interrupted after {done} of {total} files (the rest were not touched); "
+                   + summary)
     print(summary, file=sys.stderr)
     if interrupted:
         return 130

@@ -1,11 +1,15 @@
-"""Files in, results out: discovery, parsing, the rule pipeline, atomic writes, workers.
+"""Files in, results out: discovery, reading, parsing, the rule pipeline, atomic writes.
 
-Every input yields exactly one ``FileResult``. A file is written only when the
-whole pipeline succeeded on it and the new code parses; it is written to a
-temporary file in the same directory and moved into place with ``os.replace``,
-so an interrupted run never leaves a half-written file. A file that does not
-parse (or cannot be read or decoded) is reported and left byte-for-byte as it
-was.
+Every input yields exactly one ``FileResult`` (a symbolic link whose target is
+rewritten under its own name yields none of its own). A file is written only
+when the whole pipeline succeeded on it and the new code parses; it is written
+to a temporary file in the same directory and moved into place with
+``os.replace``, so an interrupted run never leaves a half-written file. A file
+that does not parse (or cannot be read or decoded, or changed or vanished
+while it was being rewritten) is reported and left byte-for-byte as it was.
+
+``process`` runs one file; ``workers`` runs it in worker processes, so that a
+crash or a stall of libcst's native parser fails that file and not the run.
 """
 
 from __future__ import annotations
@@ -15,14 +19,16 @@ import gc
 import os
 import sys
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from migrate.rewrite.context import Options
 from migrate.rewrite.findings import FileResult
+from migrate.rewrite.notebook import rewrite_notebook
+# RewriteError is defined in ``source`` and re-exported here, where callers have always found it.
+from migrate.rewrite.source import DEFAULT_MAX_BYTES, RewriteError, Stamp, python_parse_error, read_source
 
 SUFFIXES = (".py", ".ipynb")
 SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache",
@@ -36,37 +42,103 @@ class Task:
     options: Options
     write: bool  # False for --diff / --check
     want_diff: bool
+    max_bytes: int = DEFAULT_MAX_BYTES  # a larger input is refused unread (--max-size)
 
 
 def discover(paths: Iterable[str], output: str | None) -> tuple[list[tuple[str, str | None]], list[FileResult]]:
-    """(source, destination) pairs, and results for inputs that do not exist."""
+    """(source, destination) pairs to rewrite, and results for inputs that are not rewritten.
+
+    Directories are walked without following symbolic links to directories. A
+    symbolic link to a file is kept as a link: its target is rewritten (once, however
+    many links point at it) when it lies inside the tree being rewritten (the
+    directory given, or the directory of a file given), and is otherwise reported as
+    skipped, so that ``migrate rewrite`` never writes outside what it was asked to.
+    An input that does not exist is a failed result.
+    """
     pairs: list[tuple[str, str | None]] = []
-    missing: list[FileResult] = []
+    results: list[FileResult] = []
+    seen: set[str] = set()  # real paths already queued
+
+    def add(src: str, tree: str, root: str, dst: str | None, mirror: bool) -> None:
+        """Queue ``src`` found under ``root`` (whose real path is ``tree``).
+
+        ``dst``: where -o writes it; ``mirror``: -o mirrors the tree, so a link's target
+        goes to the target's own place in the mirror.
+        """
+        real = os.path.realpath(src)
+        if not os.path.islink(src):
+            if real not in seen:
+                seen.add(real)
+                pairs.append((src, dst))
+            return
+        if not os.path.exists(real):
+            results.append(FileResult(src, "skipped", error=f"broken symbolic link (to {os.readlink(src)}); left as it is"))
+            return
+        if not _within(real, tree):
+            results.append(FileResult(src, "skipped", error=f"symbolic link to {real}, outside the tree being rewritten; "
+                                                            "left as it is (rewrite the target itself if you mean to)"))
+            return
+        if real in seen:
+            return
+        seen.add(real)
+        # The target, by its path inside the tree as the user wrote the tree's root.
+        target = os.path.join(root, os.path.relpath(real, tree))
+        if mirror and output is not None:
+            dst = str(Path(output) / os.path.relpath(real, tree))
+        pairs.append((target, dst))
+
     for raw in paths:
         p = Path(raw)
         if p.is_dir():
+            tree = os.path.realpath(p)
+            links: list[tuple[str, str | None]] = []
             for root, dirs, files in os.walk(p):
                 dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
                 for name in sorted(files):
                     if name.endswith(SUFFIXES):
                         src = Path(root) / name
-                        dst = None
-                        if output is not None:
-                            dst = str(Path(output) / src.relative_to(p))
-                        pairs.append((str(src), dst))
-        elif p.is_file():
+                        dst = str(Path(output) / src.relative_to(p)) if output is not None else None
+                        if os.path.islink(src):
+                            links.append((str(src), dst))  # after the regular files: a target is found by its own name
+                        else:
+                            add(str(src), tree, str(p), dst, True)
+            for src, dst in links:
+                add(src, tree, str(p), dst, True)
+        elif p.exists() or p.is_symlink():
             dst = None
             if output is not None:
                 out = Path(output)
                 dst = str(out / p.name) if out.is_dir() else str(out)
-            pairs.append((str(p), dst))
+            parent = p.parent
+            add(str(p), os.path.realpath(parent), str(parent), dst, False)
         else:
-            missing.append(FileResult(str(p), "failed", error="no such file or directory"))
-    return pairs, missing
+            results.append(FileResult(str(p), "failed", error="no such file or directory"))
+    return pairs, results
+
+
+def _within(path: str, tree: str) -> bool:
+    """Whether the real path ``path`` lies inside the real directory ``tree``."""
+    try:
+        return os.path.commonpath([path, tree]) == tree
+    except ValueError:  # different drives (Windows)
+        return False
 
 
 def _decode_error(path: str, exc: Exception) -> str:
     return f"cannot decode: {exc}; save the file as UTF-8 (or declare its encoding with a coding cookie)"
+
+
+def _refuse_what_python_refuses(source: bytes) -> None:
+    """Raise ``RewriteError`` with Python's own message and line when Python cannot parse ``source``.
+
+    libcst never sees such a file: its native parser crashes on about 1,500 nested
+    brackets (Python stops at 200) and its line numbers for a syntax error can
+    differ from the ones ``python`` and editors show. Code that parses but does not
+    compile (``return`` outside a function) goes on to libcst, which accepts it.
+    """
+    problem = python_parse_error(source)
+    if problem is not None:
+        raise RewriteError(problem)
 
 
 def rewrite_python(source: bytes, path: str, options: Options, *, fast: bool = True) -> tuple[bytes, list, int]:
@@ -90,8 +162,13 @@ def rewrite_python(source: bytes, path: str, options: Options, *, fast: bool = T
         if not may_need_rewrite(source):
             if compiles(source):
                 return source, [], source.count(b"\n")
+            _refuse_what_python_refuses(source)
         else:
             tree = parse_ast(source)
+            if tree is None:
+                _refuse_what_python_refuses(source)
+    else:
+        _refuse_what_python_refuses(source)
     try:
         module = cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
@@ -170,10 +247,6 @@ def _still_referenced(code: str, aliases: frozenset[str]) -> bool:
     return False
 
 
-class RewriteError(Exception):
-    """A file could not be processed; the message says why and what to do."""
-
-
 def atomic_write(path: str, data: bytes, mode_from: str | None = None, durable: bool = True) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same directory.
 
@@ -231,14 +304,11 @@ def process(task: Task) -> FileResult:
 def _process(task: Task) -> FileResult:
     path = task.path
     try:
-        with open(path, "rb") as fh:
-            source = fh.read()
-    except OSError as exc:
-        return FileResult(path, "failed", error=f"cannot read: {exc.strerror or exc}")
+        source, stamp = read_source(path, task.max_bytes)
+    except RewriteError as exc:
+        return FileResult(path, "failed", error=str(exc))
     try:
         if path.endswith(".ipynb"):
-            from migrate.rewrite.notebook import rewrite_notebook
-
             new, findings, lines = rewrite_notebook(source, path, task.options)
         else:
             new, findings, lines = rewrite_python(source, path, task.options)
@@ -255,9 +325,10 @@ def _process(task: Task) -> FileResult:
         result.diff = make_diff(path, source, new)
     dest = task.output or path
     if task.write and (changed or task.output is not None):
-        if task.output is None and (not os.access(path, os.W_OK) or not os.stat(path).st_mode & 0o222):
-            return FileResult(path, "failed", findings=findings, lines=lines,
-                              error="file is read-only; make it writable or use -o/--output")
+        if task.output is None:
+            problem = _cannot_replace(path, stamp)
+            if problem:
+                return FileResult(path, "failed", findings=findings, lines=lines, error=problem)
         try:
             # in place, the user's source is replaced: make it durable; a copy under -o need not be
             atomic_write(dest, new, mode_from=path, durable=task.output is None)
@@ -268,32 +339,25 @@ def _process(task: Task) -> FileResult:
     return result
 
 
+def _cannot_replace(path: str, stamp: Stamp) -> str:
+    """Why the file read as ``stamp`` must not be replaced now ("" when it may be)."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return "deleted or moved during the run; nothing written"
+    except OSError as exc:
+        return f"cannot check before writing: {exc.strerror or exc}; nothing written"
+    if Stamp.of(st) != stamp:
+        return "changed on disk during the run; nothing written, run migrate again"
+    if not os.access(path, os.W_OK) or not st.st_mode & 0o222:
+        return "file is read-only; make it writable or use -o/--output"
+    return ""
+
+
 def make_diff(path: str, old: bytes, new: bytes) -> str:
     a = old.decode("utf-8", errors="replace").splitlines(keepends=True)
     b = new.decode("utf-8", errors="replace").splitlines(keepends=True)
     return "".join(difflib.unified_diff(a, b, fromfile=f"a/{path}", tofile=f"b/{path}"))
-
-
-def run(tasks: list[Task], jobs: int, progress: Callable[[int, int], None] | None = None) -> Iterator[FileResult]:
-    """Results in input order; parallel when it pays off."""
-    if jobs <= 1 or len(tasks) <= 1:
-        for i, t in enumerate(tasks):
-            yield process(t)
-            if progress:
-                progress(i + 1, len(tasks))
-        return
-    chunk = max(1, min(32, len(tasks) // (jobs * 4) or 1))
-    with ProcessPoolExecutor(max_workers=min(jobs, len(tasks))) as pool:
-        done = 0
-        try:
-            for result in pool.map(process, tasks, chunksize=chunk):
-                done += 1
-                if progress:
-                    progress(done, len(tasks))
-                yield result
-        except KeyboardInterrupt:
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
 
 
 def default_jobs() -> int:

@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from migrate.rewrite.context import Options
-from migrate.rewrite.engine import RewriteError
+from migrate.rewrite.source import RewriteError, python_parse_error
 
 _MAGIC = re.compile(r"^\s*(%|!|\?)|^[^#'\"]*\?\s*$|^\s*[\w.,\s]+=\s*[!%]")
 _MARK = "pass  # migrate-ipython-line-{}"
@@ -55,6 +55,11 @@ def _restore(code: str, saved: dict[int, str]) -> str:
     return "\n".join(lines)
 
 
+def _json_kind(value: object) -> str:
+    kinds = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "a boolean"}
+    return kinds.get(type(value), "null" if value is None else type(value).__name__)
+
+
 def rewrite_notebook(source: bytes, path: str, options: Options) -> tuple[bytes, list, int]:
     import libcst as cst
 
@@ -71,6 +76,9 @@ def rewrite_notebook(source: bytes, path: str, options: Options) -> tuple[bytes,
         nb: dict[str, Any] = json.loads(text)
     except json.JSONDecodeError as exc:
         raise RewriteError(f"not valid notebook JSON (line {exc.lineno}: {exc.msg})") from None
+    if not isinstance(nb, dict):
+        raise RewriteError(f"not a notebook: the JSON holds {_json_kind(nb)} where a notebook holds an object "
+                           "with a 'cells' list (nbformat 4); notebook left untouched")
     cells = nb.get("cells")
     if not isinstance(cells, list):
         raise RewriteError("not a notebook: no 'cells' list (nbformat 4 expected)")
@@ -91,6 +99,10 @@ def rewrite_notebook(source: bytes, path: str, options: Options) -> tuple[bytes,
             parsed.append(None)
             continue
         body, saved = prot
+        # Python's parser first, for its line numbers and because it refuses cheaply what crashes libcst.
+        problem = python_parse_error(body)
+        if problem is not None:
+            raise RewriteError(f"cell {index + 1}, {problem.replace('the file was', 'the notebook was')}")
         try:
             module = cst.parse_module(body)
         except cst.ParserSyntaxError as exc:
