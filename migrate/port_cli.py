@@ -99,43 +99,6 @@ class _SignalGuard:
             signal.signal(signum, handler)
 
 
-def quiet_tensorflow() -> None:
-    """Import TensorFlow with its C++ start-up lines silenced.
-
-    TensorFlow and XLA log from C++ before absl logging is initialised
-    ("All log messages before absl::InitializeLog()", "Could not find cuda
-    drivers", "failed call to cuInit", oneDNN and cpu_feature_guard notes);
-    ``TF_CPP_MIN_LOG_LEVEL`` silences only some of them, and only if set
-    before the import. So the variable is set (unless the user set it) and
-    file descriptor 2 points to /dev/null while TensorFlow loads and looks for
-    devices; Python errors raised meanwhile still propagate.
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    if "tensorflow" in sys.modules:
-        return
-    import importlib.util
-
-    if importlib.util.find_spec("tensorflow") is None:
-        return
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):
-        saved = None
-    null = os.open(os.devnull, os.O_WRONLY)
-    try:
-        if saved is not None:
-            os.dup2(null, 2)
-        import tensorflow as tf
-
-        tf.config.list_physical_devices()  # device discovery logs (cuInit) here, once
-    finally:
-        if saved is not None:
-            os.dup2(saved, 2)
-            os.close(saved)
-        os.close(null)
-
-
 class _WarningSummary:
     """Collects Python warnings during a port and prints them as one note.
 
@@ -206,7 +169,6 @@ def cmd_port(args: argparse.Namespace) -> int:
     try:
         with _SignalGuard(), summary:
             try:
-                quiet_tensorflow()
                 run_port(request)
             finally:
                 remove_temp_files()

@@ -34,6 +34,7 @@ from typing import Any, Callable, TextIO
 
 from migrate.weights.errors import PortError, one_line
 from migrate.weights.h5 import DEFAULT_MAX_WEIGHT_BYTES, is_hdf5, read_h5
+from migrate.weights.quiet import quiet_tensorflow
 from migrate.weights.source import WeightSource
 from migrate.weights.tf_checkpoint import is_tf_checkpoint, read_tf_checkpoint
 from migrate.weights.writer import (
@@ -82,7 +83,7 @@ def read_source(path: Path, max_weight_bytes: int = DEFAULT_MAX_WEIGHT_BYTES) ->
     if path.is_file() and is_hdf5(path):
         return read_h5(path, max_weight_bytes)
     if is_tf_checkpoint(path):
-        return read_tf_checkpoint(path, max_weight_bytes)
+        return read_tf_checkpoint(path, max_weight_bytes)  # quiets TensorFlow itself
     raise PortError(path, "is neither a Keras HDF5 file, a TF checkpoint nor a SavedModel directory")
 
 
@@ -235,6 +236,9 @@ def run_port(request: PortRequest, out: TextIO | None = None, err: TextIO | None
         if request.report is not None:
             check_report(request)
     with read_source(request.source, request.max_weight_bytes) as source:
+        # Keras and TensorFlow from here on; an HDF5 file refused above did
+        # not wait for them.
+        quiet_tensorflow()
         model, custom_objects = build_target(request, source)
         plan = make_plan(request, source, model)
         result.plan_lines = plan.describe()

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from migrate.weights.errors import PortError, one_line
+from migrate.weights.quiet import quiet_tensorflow
 from migrate.weights.source import SourceWeight, WeightSource
 
 VALUE_SUFFIX = "/.ATTRIBUTES/VARIABLE_VALUE"
@@ -37,6 +38,7 @@ def resolve_prefix(path: Path) -> tuple[Path, str]:
             if not Path(f"{prefix}.index").exists():
                 raise PortError(path, "is a SavedModel without variables/variables.index; nothing to port")
             return prefix, "savedmodel"
+        quiet_tensorflow()
         latest = _latest_checkpoint(path)
         if latest is None:
             index_files = sorted(path.glob("*.index"))
@@ -112,6 +114,7 @@ def read_tf_checkpoint(path: str | Path, max_weight_bytes: int | None = None) ->
     if not path.exists() and not Path(f"{path}.index").exists():
         raise PortError(path, "no such file or directory")
     prefix, fmt = resolve_prefix(path)
+    quiet_tensorflow()
     import tensorflow as tf
 
     try:
