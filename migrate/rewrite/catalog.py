@@ -105,6 +105,9 @@ RULES: tuple[RuleInfo, ...] = (
              "module-level layers/models/schedules/losses/metrics/initializers/regularizers/constraints/"
              "optimizers decorated with @keras.saving.register_keras_serializable("
              "package=<file name>), so load_model finds them without custom_objects"),
+    RuleInfo("KM313", "mask-argument", SAFE,
+             "a layer whose call() takes a required `mask` argument (not a Keras mask) gets compute_mask "
+             "returning None: no Keras 3 warning on mask=, outputs without a mask as in Keras 2"),
     RuleInfo("KM401", "optimizer-lr-kwarg", SAFE,
              "optimizer `lr=` to `learning_rate=`; `decay=` to an exact InverseTimeDecay schedule"),
     RuleInfo("KM402", "optimizer-lr-attr", SAFE,
