@@ -103,7 +103,9 @@ def check_out(out: Path | None, force: bool, source: Path | None = None) -> None
         raise PortError(out, "the output must end in .keras (the Keras 3 file format)")
     if source is not None and (out.exists() or out.is_symlink()) and same_file(out, source):
         raise PortError(out, "is the source checkpoint itself; --to must name a new file (the legacy file is kept)")
-    if out.exists() and not force:
+    if (out.exists() or out.is_symlink()) and not force:
+        # A dangling symlink counts: writing through it would create a file
+        # wherever it points.
         raise PortError(out, "exists; pass --force to overwrite it")
     check_writable_dir(out, "--to")
 

@@ -470,3 +470,43 @@ def test_user_warnings_are_summarised_once(tmp_path: Path, capsys: pytest.Captur
     assert port(WEIGHTS_H5, "--to", out, "--model", f"{factory}:build", "--map", "keras22") == 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("migrate port: note: 5 Python warnings"), err
+
+
+def test_dangling_symlink_at_out_counts_as_existing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "x.keras"
+    out.symlink_to(tmp_path / "elsewhere.keras")
+    assert port(MODEL_H5, "--to", out) == 2
+    assert "exists; pass --force" in error_line(capsys)
+    assert not (tmp_path / "elsewhere.keras").exists()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device"])
+def test_source_that_is_not_a_regular_file(kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "weights.h5"
+    if kind == "fifo":
+        os.mkfifo(source)
+    else:
+        source.symlink_to("/dev/zero")
+    started = time.perf_counter()
+    assert port(source, "--to", tmp_path / "x.keras") == 2
+    assert "not a regular file" in error_line(capsys)
+    assert time.perf_counter() - started < 10
+
+
+def test_checkpoint_state_file_that_is_a_device(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ckpt = _copy(tmp_path, TUTORIAL_CKPT)
+    (ckpt / "checkpoint").unlink()
+    (ckpt / "checkpoint").symlink_to("/dev/zero")
+    assert port(ckpt, "--to", tmp_path / "x.keras", "--model", f"{MODERN_FACTORIES}:seq2seq") == 2
+    assert "not a regular file" in error_line(capsys)
+
+
+def test_tf_checkpoint_index_declaring_more_than_its_data_holds(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    ckpt = _copy(tmp_path, TUTORIAL_CKPT)
+    data = ckpt / "ckpt-2.data-00000-of-00001"
+    data.write_bytes(data.read_bytes()[:100])
+    assert port(ckpt, "--to", tmp_path / "x.keras", "--model", f"{MODERN_FACTORIES}:seq2seq", "--map",
+                "tutorial") == 2
+    line = error_line(capsys)
+    assert "ckpt-2" in line and "data files hold 100" in line, line
