@@ -149,7 +149,7 @@ def cmd_port(args: argparse.Namespace) -> int:
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     from migrate.weights.errors import PortError, one_line
     from migrate.weights.port import PortRequest, run_port
-    from migrate.weights.writer import remove_temp_files
+    from migrate.weights.writer import WRITTEN, remove_temp_files
 
     request = PortRequest(
         source=Path(args.source),
@@ -165,6 +165,8 @@ def cmd_port(args: argparse.Namespace) -> int:
     )
     if args.max_weight_bytes is not None:
         request.max_weight_bytes = args.max_weight_bytes
+    if request.out is not None:
+        WRITTEN.discard(request.out)  # an earlier port in this process does not count
     summary = _WarningSummary()
     try:
         with _SignalGuard(), summary:
@@ -180,8 +182,12 @@ def cmd_port(args: argparse.Namespace) -> int:
         remove_temp_files()
         signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
         name = signal.Signals(signum).name
-        print(f"migrate port: error: interrupted by {name}; temporary files removed, "
-              f"nothing written{f' at {request.out}' if request.out else ''}", file=sys.stderr)
+        if request.out is not None and request.out in WRITTEN:
+            # The signal came after the port was complete: say so.
+            done = f"{request.out} was already written and is complete"
+        else:
+            done = "nothing written" + (f" at {request.out}" if request.out else "")
+        print(f"migrate port: error: interrupted by {name}; temporary files removed, {done}", file=sys.stderr)
         return 128 + int(signum)
     except SystemExit as exc:
         # Reached only if user code called sys.exit somewhere we do not wrap.

@@ -35,6 +35,9 @@ PROBE_LENGTH = 8
 
 # Temporary files this process created and has not yet moved or removed.
 TEMP_FILES: set[Path] = set()
+# OUT files this process has put in place: a signal that arrives after that
+# must not be reported as "nothing written".
+WRITTEN: set[Path] = set()
 
 
 def remove_temp_files() -> None:
@@ -141,6 +144,8 @@ class StagedFile:
                                  "overwrite it)") from exc
         except OSError as exc:
             raise PortError(out, f"cannot be written ({exc.strerror or one_line(exc)}); nothing written") from exc
+        else:
+            WRITTEN.add(out)
         finally:
             drop_temp_file(self.temp)
 

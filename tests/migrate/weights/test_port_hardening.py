@@ -510,3 +510,21 @@ def test_tf_checkpoint_index_declaring_more_than_its_data_holds(tmp_path: Path,
                 "tutorial") == 2
     line = error_line(capsys)
     assert "ckpt-2" in line and "data files hold 100" in line, line
+
+
+def test_signal_after_out_was_written_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    original = StagedFile.commit
+
+    def commit_then_signal(self: StagedFile) -> None:
+        original(self)
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)
+
+    monkeypatch.setattr(StagedFile, "commit", commit_then_signal)
+    out = tmp_path / "x.keras"
+    assert port(MODEL_H5, "--to", out) == 143
+    line = error_line(capsys)
+    assert "interrupted by SIGTERM" in line and "already written and is complete" in line, line
+    assert out.is_file()
+    assert_clean(tmp_path, out)
