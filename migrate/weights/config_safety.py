@@ -38,7 +38,7 @@ API and a small table of tf_keras-only names.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -78,6 +78,20 @@ OWN_REGISTERED_PREFIXES = ("modern>", "migrate_compat>")
 CALLABLE_KEY = re.compile(r"(activation|initializer|regularizer|constraint|loss|metric|optimizer)s?$")
 DOTTED_PATH = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$")
 KERAS_MODULE = re.compile(r"^(keras|tf_keras)(\.[A-Za-z_][\w]*)*$")
+
+
+MODEL_CLASSES = frozenset({"Functional", "Model", "Sequential"})
+
+
+def iter_layers(config: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every layer entry of a model config, nested models included (call after
+    :func:`check_config_is_data`, which proves the layer lists well formed)."""
+    inner = config.get("config")
+    layers = inner.get("layers") if isinstance(inner, dict) else inner if isinstance(inner, list) else None
+    for layer in layers or []:
+        yield layer
+        if isinstance(layer.get("config"), (dict, list)) and layer.get("class_name") in MODEL_CLASSES:
+            yield from iter_layers(layer)
 
 
 @lru_cache(maxsize=1)

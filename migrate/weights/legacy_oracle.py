@@ -19,10 +19,11 @@ The legacy model comes, in this order, from:
 2. a full-model HDF5 file: the architecture is rebuilt by tf_keras from the
    file's ``model_config`` *after* :func:`migrate.weights.config.check_legacy_config`
    has proven it plain data (checked again here, not trusted from the
-   parent), inside tf_keras's safe mode, with the ``legacy_ref`` classes for
-   the known custom layers; then the weights are loaded;
-3. a TF checkpoint written by ``legacy_ref`` (``model_args.json`` beside it
-   names the ``legacy_ref`` model and its arguments).
+   parent), inside tf_keras's safe mode, with the tf_keras classes each
+   known custom layer's family names; then the weights are loaded;
+3. a TF checkpoint that a family recognises (:mod:`migrate.weights.families`;
+   e.g. the tutorial's, with ``model_args.json`` beside it naming the
+   ``legacy_ref`` model and its arguments).
 """
 
 from __future__ import annotations
@@ -42,10 +43,6 @@ REQUEST = "request.json"
 PROBE = "probe.npz"
 OUTPUTS = "outputs.npz"
 ERROR = "error.json"
-
-# model_args.json may only name these legacy_ref models, with scalar arguments.
-MODEL_ARGS_MODELS = {"legacy_ref.tutorial.Transformer"}
-
 
 def _checkpoint_root(source: WeightSource) -> str:
     heads = {w.name.split("/", 1)[0] for w in source.weights}
@@ -73,26 +70,6 @@ def _restore(model: Any, source: WeightSource) -> None:
     status.expect_partial()
 
 
-def read_model_args(source: WeightSource) -> dict[str, Any] | None:
-    """``model_args.json`` beside a TF checkpoint, checked to be plain scalar data."""
-    directory = Path(source.path).parent if not Path(source.path).is_dir() else Path(source.path)
-    args_file = directory / "model_args.json"
-    if not args_file.exists():
-        return None
-    try:
-        spec = json.loads(args_file.read_text())
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise PortError(args_file, f"is not readable JSON ({type(exc).__name__}); remove it or rewrite it") from exc
-    if not isinstance(spec, dict) or spec.get("model") not in MODEL_ARGS_MODELS:
-        return None
-    args = spec.get("args")
-    if not isinstance(args, dict) or not all(
-        isinstance(k, str) and isinstance(v, (int, float, str, bool)) for k, v in args.items()
-    ):
-        raise PortError(args_file, "'args' must be an object of scalar constructor arguments")
-    return spec
-
-
 def _call_legacy(model: Any, probe: Any) -> np.ndarray:
     import tensorflow as tf
 
@@ -110,15 +87,21 @@ def _from_model_config(source: WeightSource) -> Any:
     import tf_keras
     from tf_keras.src.saving.serialization_lib import SafeModeScope
 
-    from legacy_ref.keras22 import custom_objects
-    from migrate.weights.config import check_legacy_config, iter_layers, legacy_class_of
+    from migrate.weights.config import check_legacy_config, iter_layers
+    from migrate.weights.families import family_of, legacy_class_of
 
     assert source.model_config is not None
     check_legacy_config(source.model_config, source.path)
-    # Only the names the file uses for legacy layers: a built-in
-    # MultiHeadAttention must stay the built-in one.
-    used = {legacy.class_name for legacy in map(legacy_class_of, iter_layers(source.model_config)) if legacy}
-    legacy_classes = {name: cls for name, cls in custom_objects().items() if name in used}
+    # Only the names the file uses for legacy layers, from their own family:
+    # a built-in MultiHeadAttention must stay the built-in one.
+    used = [legacy for legacy in map(legacy_class_of, iter_layers(source.model_config)) if legacy is not None]
+    legacy_classes: dict[str, Any] = {}
+    for legacy in used:
+        family = family_of(legacy)
+        if family.legacy_custom_objects is None:
+            raise PortError(source.path, f"--verify: the {family.name} family has no tf_keras class for "
+                                         f"{legacy.class_name!r}; pass --legacy old_program.py:factory")
+        legacy_classes[legacy.class_name] = family.legacy_custom_objects()[legacy.class_name]
     # tf_keras honours safe_mode only for .keras files; its scope makes the
     # HDF5 path refuse lambdas too (after our own walk already did).
     with SafeModeScope(True):
@@ -130,10 +113,10 @@ def _from_model_config(source: WeightSource) -> Any:
 def legacy_outputs_here(source: WeightSource, legacy_spec: str | None, probe: Any) -> np.ndarray:
     """The legacy model's main output on ``probe``, computed on tf_keras in this process."""
     if legacy_spec:
-        from migrate.weights.port import _call_factory, load_factory
+        from migrate.weights.inputs import call_factory, load_factory
 
         factory = load_factory(legacy_spec, "--legacy", legacy=True)
-        model = _call_factory(factory, legacy_spec, "--legacy")
+        model = call_factory(factory, legacy_spec, "--legacy")
         # Build first: a subclassed legacy model has no variables until called.
         _call_legacy(model, probe)
         if source.format.startswith("keras-h5"):
@@ -143,14 +126,14 @@ def legacy_outputs_here(source: WeightSource, legacy_spec: str | None, probe: An
         return _call_legacy(model, probe)
     if source.model_config is not None:
         return _call_legacy(_from_model_config(source), probe)
-    spec = read_model_args(source)
-    if spec is not None:
-        from legacy_ref import tutorial
+    from migrate.weights.families import families
 
-        model = tutorial.Transformer(**spec["args"])
-        _call_legacy(model, probe)
-        _restore(model, source)
-        return _call_legacy(model, probe)
+    for family in families():
+        model = family.legacy_checkpoint_model(source) if family.legacy_checkpoint_model else None
+        if model is not None:
+            _call_legacy(model, probe)
+            _restore(model, source)
+            return _call_legacy(model, probe)
     raise PortError(
         source.path,
         "--verify needs the legacy model for this source: pass --legacy path/to/file.py:factory "
@@ -169,12 +152,12 @@ def main(argv: list[str] | None = None) -> int:
     request = json.loads((workdir / REQUEST).read_text())
     error: dict[str, str] | None = None
     try:
-        from migrate.weights.port import read_source
+        from migrate.weights.inputs import read_source
 
         with np.load(workdir / PROBE, allow_pickle=False) as data:
             arrays = [data[f"probe_{i}"] for i in range(int(data["count"]))]
         probe: Any = arrays if request["probe_is_list"] else arrays[0]
-        with read_source(Path(request["source"])) as source:
+        with read_source(Path(request["source"]), int(request["max_weight_bytes"])) as source:
             outputs = legacy_outputs_here(source, request.get("legacy_spec"), probe)
         np.savez(workdir / OUTPUTS, outputs=outputs)
         return 0

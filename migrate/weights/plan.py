@@ -9,7 +9,9 @@ Plans are made three ways, all ending in the same :class:`PortPlan`:
   architecture: object-graph paths are matched (see
   :mod:`migrate.weights.targets`);
 * :func:`plan_by_rules` -- legacy layers into their ``modern`` equivalents
-  through the declarative weight maps of :mod:`modern.weight_maps`.
+  through the declarative weight maps of :mod:`modern.weight_maps`, paired by
+  the same :func:`modern.weight_maps.loading.match_rules` that the ``modern``
+  loaders use.
 
 Nothing is read while planning: shapes come from the source catalogue, and
 every pair's shape is checked against the transform's result shape.
@@ -192,6 +194,8 @@ def plan_by_rules(
         target_lookup: returns the model's variables by the names the rules
             use; by default each variable's ``path`` relative to the model.
     """
+    from modern.weight_maps.loading import match_rules
+
     plan = PortPlan(dropped=list(source.dropped))
     if target_lookup is None:
         strip = f"{model.name}/"
@@ -199,22 +203,25 @@ def plan_by_rules(
     else:
         targets = target_lookup(model)
     sources = source.by_name()
-    used_sources: set[str] = set()
-    filled: set[int] = set()
-    for rule in rules:
-        name = f"{source_prefix}{rule.source}"
-        weight = sources.get(name)
-        variable = targets.get(rule.target)
-        if weight is None:
-            plan.problems.append(f"weight map expects source weight {name!r}, which the checkpoint lacks")
-            continue
-        if variable is None:
-            plan.problems.append(f"weight map names model variable {rule.target!r}, which the model lacks")
-            continue
-        used_sources.add(name)
-        filled.add(id(variable))
-        _pair(plan, weight, variable, rule.target, rule.transform)
-    plan.unmatched_sources += [w for w in source.weights if w.name not in used_sources]
+    # The same pairing as modern.weight_maps' loaders (one engine); only the
+    # reading differs: here arrays stay in the checkpoint until apply_plan.
+    match = match_rules(rules, {name: weight.shape for name, weight in sources.items()}, targets,
+                        source_prefix=source_prefix)
+    plan.problems += [f"weight map names model variable {target!r}, which the model lacks"
+                      for _, target in match.missing_targets]
+    plan.problems += [f"weight map expects source weight {name!r}, which the checkpoint lacks"
+                      for name in match.missing_sources]
+    plan.problems += [
+        f"shape mismatch: {name} has shape {list(source_shape)}, {target} needs {list(target_shape)}"
+        + ("" if transform == "identity" else f" via {transform}")
+        for name, target, transform, source_shape, target_shape in match.misfits
+    ]
+    filled = {id(variable) for _, _, variable, _ in match.pairs}
+    filled |= {id(targets[target]) for _, target, _, _, _ in match.misfits}
+    plan.assignments += [Assignment(sources[name], variable, target, transform)
+                         for name, target, variable, transform in match.pairs]
+    read = set(match.unmatched_sources)
+    plan.unmatched_sources += [w for w in source.weights if w.name in read]
     plan.unfilled_targets += [v.path for v in model.weights if id(v) not in filled]
     return plan
 

@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from migrate.weights.errors import PortError
-from migrate.weights.legacy_oracle import ERROR, OUTPUTS, PROBE, REQUEST, read_model_args
+from migrate.weights.legacy_oracle import ERROR, OUTPUTS, PROBE, REQUEST
 from migrate.weights.source import WeightSource
 
 
@@ -50,8 +50,6 @@ def legacy_outputs(request: Any, source: WeightSource, probe: Any) -> np.ndarray
         from migrate.weights.config import check_legacy_config
 
         check_legacy_config(source.model_config, source.path)
-    elif source.model_config is None and not request.legacy_spec:
-        read_model_args(source)  # refuse a malformed model_args.json before the child starts
     arrays = probe if isinstance(probe, list) else [probe]
     with tempfile.TemporaryDirectory(prefix="migrate-verify-") as workdir:
         work = Path(workdir)
@@ -61,6 +59,7 @@ def legacy_outputs(request: Any, source: WeightSource, probe: Any) -> np.ndarray
             # tells the format from it, not from the file it resolved to.
             "source": str(Path(request.source).resolve()),
             "legacy_spec": request.legacy_spec,
+            "max_weight_bytes": request.max_weight_bytes,
             "probe_is_list": isinstance(probe, list),
         }))
         completed = subprocess.run(
