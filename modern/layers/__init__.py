@@ -13,7 +13,6 @@ One module per public layer or small group of layers:
 one speed hook Keras lacks (see its docstring).
 """
 
-from modern.layers import seq2seq
 from modern.layers.attention import ActivatedMultiHeadAttention, ScaledDotProductAttention
 from modern.layers.normalization import LegacyLayerNormalization
 from modern.layers.position import SinusoidalPositionEmbedding
@@ -33,8 +32,18 @@ from modern.layers.seq2seq import (
 
 __all__ = [
     "ActivatedMultiHeadAttention",
+    "AdditiveMaskMultiHeadAttention",
     "LegacyLayerNormalization",
     "ScaledDotProductAttention",
     "SinusoidalPositionEmbedding",
-    *seq2seq.__all__,
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
+    "attention_mask_from_legacy",
+    "cached_causal_padding_mask",
+    "causal_padding_mask",
+    "padding_mask",
+    "positional_encoding",
+    "scaled_dot_product_attention",
 ]
