@@ -7,10 +7,14 @@ KM301 (callee ``call`` signatures), KM402 (names bound to optimizers), KM404
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import TypeVar
+
 import libcst as cst
 
 from migrate.rewrite.context import ClassInfo, FileContext
 from migrate.rewrite.names import dotted_name, iter_statements
+from migrate.rewrite.symbols import map_name
 
 _OPTIMIZER_PREFIX = "keras.optimizers."
 _METRIC_PREFIX = "keras.metrics."
@@ -128,3 +132,44 @@ def is_schedule_class(ctx: FileContext, info: ClassInfo, depth: int = 0) -> bool
         if parent is not None and depth < 10 and is_schedule_class(ctx, parent, depth + 1):
             return True
     return False
+
+
+# ---------------------------------------------------------------------------
+# What Keras class a class derives from (KM309 get_config, KM312 registration)
+# ---------------------------------------------------------------------------
+
+T = TypeVar("T")
+MODEL_TARGETS = ("keras.Model", "keras.models.Model", "keras.Sequential", "keras.models.Sequential")
+_SCHEDULE = "keras.optimizers.schedules.LearningRateSchedule"
+
+
+def keras_base(ctx: FileContext, info: ClassInfo, classify: Callable[[str], T | None], depth: int = 0) -> T | None:
+    """The first non-None ``classify(name)`` over the Keras classes the class derives from.
+
+    Each base is resolved through the imports and aliases (``ctx.qualified``)
+    and mapped to its Keras 3 name (``map_name``); a base defined in this
+    module is followed to its own bases (at most 10 levels, so a cycle ends).
+    """
+    for base in info.bases:
+        if base.startswith("keras."):
+            found = classify(map_name(base)[0] or base)
+            if found is not None:
+                return found
+        parent = ctx.classes.get(base)
+        if parent is not None and parent is not info and depth < 10:
+            found = keras_base(ctx, parent, classify, depth + 1)
+            if found is not None:
+                return found
+    return None
+
+
+def layer_or_schedule(target: str) -> str | None:
+    """``"layer"`` for a Keras 3 layer or model class name, ``"schedule"`` for ``LearningRateSchedule``, else None."""
+    if target.startswith("keras.layers.") or target in MODEL_TARGETS:
+        return "layer"
+    return "schedule" if target == _SCHEDULE else None
+
+
+def kind_of(ctx: FileContext, info: ClassInfo) -> str | None:
+    """``"layer"`` (layers and models), ``"schedule"`` or None, from the class's bases."""
+    return keras_base(ctx, info, layer_or_schedule)

@@ -316,6 +316,12 @@ RANDOM_OPS: dict[str, tuple[tuple[str, ...], str]] = {
 #: the installed Keras). Keras 2 accepted it on every layer.
 LAYERS_WITH_WEIGHTS_ARG: frozenset[str] = frozenset({"Embedding", "Bidirectional"})
 
+#: KM311: the Keras 1 ``Merge`` layer under every legacy path; Keras 3 has no such class.
+MERGE_RULE = "KM311"
+MERGE_LAYER_NAMES: tuple[str, ...] = (
+    "keras.layers.Merge", "keras.layers.merge.Merge", "keras.legacy.layers.Merge", "keras.engine.topology.Merge")
+MERGE_REASON = "the Keras 1 Merge layer is gone: use the layer for its mode (Add, Concatenate, Multiply, ...)"
+
 #: KM311: what a Keras 1 ``Merge(mode=...)`` / ``merge(..., mode=...)`` becomes by hand.
 MERGE_MODES: dict[str, str] = {
     "sum": "keras.layers.Add()",

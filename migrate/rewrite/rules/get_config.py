@@ -58,25 +58,18 @@ base-class arguments a saved config would pass a second time
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import TypeVar
-
 import libcst as cst
 
 from migrate.rewrite.context import ClassInfo, FileContext
 from migrate.rewrite.hooks import CLASS, Hook, RuleSpec, Site, Triggers
+from migrate.rewrite.index import MODEL_TARGETS, keras_base, kind_of
 from migrate.rewrite.names import iter_statements
-from migrate.rewrite.rules.imports import map_name
 from migrate.rewrite.walk import iter_nodes, used_names
 
 _SERIALIZABLE = ("activations", "initializers", "regularizers", "constraints")
-_MODEL_TARGETS = ("keras.Model", "keras.models.Model", "keras.Sequential", "keras.models.Sequential")
-_SCHEDULE = "keras.optimizers.schedules.LearningRateSchedule"
 _CONFIG_ATTR = "_constructor_config"  # the constructor arguments as passed
 _CALL_FLAGS = ("training", "mask")
 _BASE_KEYS = ("name", "trainable", "dtype", "activity_regularizer")  # in Layer.get_config()
-
-T = TypeVar("T")
 
 SPEC = RuleSpec(
     ids=("KM309",),
@@ -86,41 +79,9 @@ SPEC = RuleSpec(
 )
 
 
-def keras_base(ctx: FileContext, info: ClassInfo, classify: Callable[[str], T | None], depth: int = 0) -> T | None:
-    """The first non-None ``classify(name)`` over the Keras classes the class derives from.
-
-    Each base is resolved through the imports and aliases (``ctx.qualified``)
-    and mapped to its Keras 3 name (``map_name``); a base defined in this
-    module is followed to its own bases (at most 10 levels, so a cycle ends).
-    """
-    for base in info.bases:
-        if base.startswith("keras."):
-            found = classify(map_name(base)[0] or base)
-            if found is not None:
-                return found
-        parent = ctx.classes.get(base)
-        if parent is not None and parent is not info and depth < 10:
-            found = keras_base(ctx, parent, classify, depth + 1)
-            if found is not None:
-                return found
-    return None
-
-
-def layer_or_schedule(target: str) -> str | None:
-    """``"layer"`` for a Keras 3 layer or model class name, ``"schedule"`` for ``LearningRateSchedule``, else None."""
-    if target.startswith("keras.layers.") or target in _MODEL_TARGETS:
-        return "layer"
-    return "schedule" if target == _SCHEDULE else None
-
-
-def kind_of(ctx: FileContext, info: ClassInfo) -> str | None:
-    """``"layer"`` (layers and models), ``"schedule"`` or None, from the class's bases."""
-    return keras_base(ctx, info, layer_or_schedule)
-
-
 def _is_model(ctx: FileContext, info: ClassInfo) -> bool:
     """Whether the class derives from ``keras.Model`` (through imports, aliases or local classes)."""
-    return keras_base(ctx, info, lambda target: target in _MODEL_TARGETS or None) is not None
+    return keras_base(ctx, info, lambda target: target in MODEL_TARGETS or None) is not None
 
 
 def _methods(node: cst.ClassDef) -> dict[str, cst.FunctionDef]:

@@ -13,11 +13,10 @@ import libcst as cst
 from migrate.rewrite.context import FileContext
 from migrate.rewrite.hooks import IMPORT, REFERENCE, Hook, Order, RuleSpec, Site
 from migrate.rewrite.names import build_dotted, canonical, module_name
-from migrate.rewrite.rules import hard_sigmoid, merge_layer
-from migrate.rewrite.keras3_api import KERAS3_NAMES, KERAS3_TOP
-from migrate.rewrite.tables import CHECKED_MODULES, KERAS3_REMOVED, MODULE_ROWS_BY_LEGACY
+from migrate.rewrite.rules import hard_sigmoid
+from migrate.rewrite.symbols import map_name
+from migrate.rewrite.tables import MERGE_RULE
 
-_CHECKED = set(CHECKED_MODULES)
 
 SPEC = RuleSpec(
     ids=("KM101", "KM102", "KM103"),
@@ -39,68 +38,6 @@ def on_reference(ctx: FileContext, site: Site) -> cst.BaseExpression | None:
     return rewrite_chain(ctx, site.original, site.updated, called=site.called)
 
 
-def map_name(canon: str) -> tuple[str | None, str, str]:
-    """Keras 3 name for a canonical legacy ``keras.*`` name.
-
-    Returns ``(target, rule, reason)``; ``target`` is None when Keras 3 has no such
-    name (rule KM103), and equal to ``canon`` when nothing moved.
-    """
-    if canon == "keras" or not canon.startswith("keras."):
-        return canon, "", ""
-    if merge_layer.is_merge(canon):
-        return None, merge_layer.RULE, merge_layer.REASON
-    parts = canon.split(".")
-    if parts[1] == "backend":
-        return canon, "", ""
-    for i in range(len(parts), 1, -1):
-        prefix = ".".join(parts[:i])
-        row = MODULE_ROWS_BY_LEGACY.get(prefix)
-        if row is None:
-            continue
-        rest = parts[i:]
-        if not rest:
-            return row.target, row.rule, row.reason
-        sym = rest[0]
-        if sym in row.symbols:
-            tgt = row.symbols[sym]
-            if not tgt:
-                return None, "KM103", f"{prefix}.{sym} has no public Keras 3 equivalent"
-        else:
-            tgt = f"{row.target}.{sym}"
-        target = ".".join([tgt, *rest[1:]])
-        missing = _missing(target)
-        if missing:
-            return None, "KM103", _no_such_name(missing)
-        if row.rule == "KM103":
-            return None, "KM103", f"{canon}: {row.reason}"
-        return target, row.rule, row.reason
-    missing = _missing(canon)
-    if missing:
-        return None, "KM103", _no_such_name(missing)
-    return canon, "", ""
-
-
-def _no_such_name(missing: str) -> str:
-    """The KM103 message for a name Keras 3 lacks: a function of the Keras 3 name only, so that a
-    second run, which may reach the same name through a module import the first one moved
-    (``from keras import layers as recurrent``), reports it in the same words (no second TODO)."""
-    hint = KERAS3_REMOVED.get(missing)
-    return f"Keras 3 has no {missing}" + (f": {hint}" if hint else "")
-
-
-def _missing(target: str) -> str:
-    parts = target.split(".")
-    if len(parts) >= 2 and parts[0] == "keras" and parts[1] not in KERAS3_TOP:
-        return f"keras.{parts[1]}"
-    for i in range(len(parts) - 1, 1, -1):
-        mod = ".".join(parts[:i])
-        if mod in _CHECKED:
-            if parts[i] not in KERAS3_NAMES.get(mod, frozenset()):
-                return f"{mod}.{parts[i]}"
-            return ""
-    return ""
-
-
 def rewrite_chain(ctx: FileContext, original: cst.Attribute, updated: cst.Attribute,
                   called: bool = False) -> cst.BaseExpression | None:
     """``tf.keras.layers.Dense`` -> ``keras.layers.Dense`` and friends.
@@ -116,7 +53,7 @@ def rewrite_chain(ctx: FileContext, original: cst.Attribute, updated: cst.Attrib
     head = ctx.dotted(original)
     target, rule, reason = map_name(canon)
     if target is None:
-        if rule == merge_layer.RULE and called:
+        if rule == MERGE_RULE and called:
             return None  # reported at the call, with the replacement for its mode
         if ctx.enabled(rule):
             ctx.report(rule, original, reason, fixed=False)

@@ -19,7 +19,7 @@ import libcst as cst
 
 from migrate.rewrite.context import FileContext
 from migrate.rewrite.hooks import CALL, Hook, RuleSpec, Site
-from migrate.rewrite.rules.imports import map_name
+from migrate.rewrite.symbols import map_name
 from migrate.rewrite.tables import KERAS1_LAYER_KWARGS, KERAS22_RNN_DEFAULTS
 from migrate.rewrite.templating import tidy_args
 

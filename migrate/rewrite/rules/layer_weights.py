@@ -12,7 +12,7 @@ import libcst as cst
 
 from migrate.rewrite.context import FileContext
 from migrate.rewrite.hooks import CALL, Hook, RuleSpec, Site
-from migrate.rewrite.rules.imports import map_name
+from migrate.rewrite.symbols import map_name
 from migrate.rewrite.tables import LAYERS_WITH_WEIGHTS_ARG
 
 RULE = "KM310"

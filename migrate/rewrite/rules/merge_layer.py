@@ -12,16 +12,14 @@ import libcst as cst
 
 from migrate.rewrite.context import FileContext
 from migrate.rewrite.hooks import CALL, Hook, RuleSpec, Site
+from migrate.rewrite.tables import MERGE_LAYER_NAMES as NAMES
 from migrate.rewrite.tables import MERGE_MODES
+from migrate.rewrite.tables import MERGE_RULE as RULE
 
-RULE = "KM311"
-NAMES = ("keras.layers.Merge", "keras.layers.merge.Merge", "keras.legacy.layers.Merge", "keras.engine.topology.Merge")
 #: the Keras 1 ``merge()`` function, whose name Keras 2 gave to the module ``keras.layers.merge``
 FUNCTION = "keras.layers.merge"
 
 SPEC = RuleSpec(ids=(RULE,), hooks=(Hook(CALL, names=(*NAMES, FUNCTION), check=True),))
-
-REASON = "the Keras 1 Merge layer is gone: use the layer for its mode (Add, Concatenate, Multiply, ...)"
 
 
 def is_merge(qualified: str) -> bool:

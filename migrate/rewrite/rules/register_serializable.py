@@ -5,7 +5,7 @@ name it is registered under; ``keras.models.load_model`` then finds the class by
 that registered name and fails with "Could not locate class ..." unless the class
 was registered or the caller passes ``custom_objects``. For every module-level
 class deriving (through imports, aliases or a class of the same module) from a
-Keras layer, model or ``LearningRateSchedule`` (``get_config.kind_of``), or from
+Keras layer, model or ``LearningRateSchedule`` (``index.kind_of``), or from
 a class of the other families a saved model holds by name (``keras.losses``,
 ``keras.metrics``, ``keras.initializers``, ``keras.regularizers``,
 ``keras.constraints``, ``keras.optimizers``: compiled losses, metrics and
@@ -62,8 +62,8 @@ import libcst as cst
 
 from migrate.rewrite.context import ClassInfo, FileContext
 from migrate.rewrite.hooks import CLASS, Hook, Order, RuleSpec, Site
+from migrate.rewrite.index import keras_base, layer_or_schedule
 from migrate.rewrite.names import dotted_name
-from migrate.rewrite.rules.get_config import layer_or_schedule, keras_base
 
 RULE = "KM312"
 
@@ -78,7 +78,7 @@ _DEFAULT_PACKAGE = "Custom"  # Keras's own default, for a path with no usable na
 _CELL = re.compile(r"\[cell \d+\]$")  # notebook cells reach the rules as ``nb.ipynb[cell 3]``
 _UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9_.-]")
 _SUFFIXES = (".py", ".pyi", ".ipynb")
-# Besides layers, models and schedules (get_config.kind_of): the Keras 3 modules
+# Besides layers, models and schedules (index.kind_of): the Keras 3 modules
 # whose classes a .keras file records by registered name.
 _NAMED_FAMILIES = (
     "keras.losses.",
