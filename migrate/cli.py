@@ -118,7 +118,7 @@ def _hook_json(hook: object) -> dict[str, object]:
 
 
 def _hook_text(hook: object) -> str:
-    """``call keras.backend.batch_dot``, ``call .add_weight()``, ``attribute .lr``, ``class``, ..."""
+    """``call keras.backend.batch_dot``, ``call .add_weight()``, ``attribute .lr``, ``every class``, ..."""
     h = hook  # a hooks.Hook; typed loosely so that the CLI module does not import it at start-up
     what = [*h.names, *(p + "*" for p in h.prefixes)]  # type: ignore[attr-defined]
     if h.kind == "call":  # type: ignore[attr-defined]
@@ -127,7 +127,7 @@ def _hook_text(hook: object) -> str:
             what.append("any unresolved callee")
     else:
         what += [f".{m}" for m in h.methods]  # type: ignore[attr-defined]
-    text = h.kind + (" " + ", ".join(what) if what else "")  # type: ignore[attr-defined]
+    text = (h.kind + " " + ", ".join(what)) if what else f"every {h.kind}"  # type: ignore[attr-defined]
     return text + (" [check]" if h.check else "")  # type: ignore[attr-defined]
 
 

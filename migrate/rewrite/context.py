@@ -82,7 +82,7 @@ class FileContext:
         if self.source == "auto":
             self.source = detect_source(imports)
         self.pending_stack: list[list[RawFinding]] = []
-        #: the innermost statement being transformed that has a known line span (set by the transformer)
+        #: the innermost statement being transformed that has a known line span (set by the rule applier)
         self.current_stmt: cst.CSTNode | None = None
         self.default_indent = "    "  # the module's indentation unit (set by transform_module)
         #: the file as reported (a notebook cell: ``nb.ipynb[cell 3]``; set by transform_module)

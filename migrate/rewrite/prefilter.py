@@ -11,7 +11,7 @@ the module itself binds to one of its own layer classes. Two levels use that:
   syntax (with Python's own parser) and never parsed with libcst.
 * ``Relevance``: for a file that does go through the pipeline, the line span of
   every statement (from Python's ``ast``, mapped onto the libcst statements) and
-  the lines holding a trigger word. The transformer skips a statement whose
+  the lines holding a trigger word. The rule applier skips a statement whose
   span holds none, so libcst neither visits nor rebuilds it.
 
 Both are supersets by construction: a word in a comment or a string only costs

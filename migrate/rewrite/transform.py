@@ -20,11 +20,11 @@ import libcst as cst
 
 from migrate.rewrite.context import ClassInfo, FileContext, Options, RawFinding
 from migrate.rewrite.findings import Finding
-from migrate.rewrite.finish import finish_imports
+from migrate.rewrite.finish import finish_imports  # re-exported too (engine, notebook)
 from migrate.rewrite.hooks import ASSIGN, CLASS, FUNCTION, IMPORT, KEEP, MODULE, Site
 from migrate.rewrite.index import build_index, is_layer_class, is_schedule_class
 from migrate.rewrite.names import canonical, collect_imports
-from migrate.rewrite.positions import _PositionState, positions
+from migrate.rewrite.positions import _PositionState, positions  # noqa: F401 (re-exported)
 from migrate.rewrite.prefilter import (
     CALL_KEYWORDS,
     CLASS_WORDS,
@@ -37,12 +37,11 @@ from migrate.rewrite.prefilter import (
 from migrate.rewrite.registry import Entry, dispatch
 from migrate.rewrite.traverse import drive
 
-__all__ = ["RuleApplier", "TransformOutcome", "drive", "finish_imports", "relevant_words", "transform_module",
-           "_PositionState"]
+# `finish_imports`, `drive` and `_PositionState` are also imported from here by the engine, the notebook
+# runner and the fast-path tests: this module is where the pipeline's entry points have always been.
 
 TODO_PREFIX = "# TODO(migrate "
 _MISSING = object()
-_NO_ENTRIES: tuple[Entry, ...] = ()
 
 
 _STATEMENTS: dict[type, bool] = {}

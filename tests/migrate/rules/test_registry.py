@@ -99,7 +99,7 @@ def test_rules_listing_shows_module_and_hooks(capsys) -> None:  # type: ignore[n
 
     assert main(["rules"]) == 0
     out = capsys.readouterr().out
-    assert "rules/batch_dot.py: call keras.backend.batch_dot; assign [check] (before backend)" in out
+    assert "rules/batch_dot.py: call keras.backend.batch_dot; every assign [check] (before backend)" in out
     assert main(["rules", "--json"]) == 0
     data = {entry["id"]: entry for entry in json.loads(capsys.readouterr().out)}
     assert data["KM402"]["module"] == "migrate.rewrite.rules.optimizer_lr"
