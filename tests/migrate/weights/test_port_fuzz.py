@@ -243,8 +243,14 @@ def mutate_config(f: h5py.File, draw: Callable) -> str:
     if "model_config" not in f.attrs:
         return "no model_config"
     raw = f.attrs["model_config"]
-    config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
-    layers = config.get("config", {}).get("layers", [])
+    try:
+        config = json.loads(raw.decode() if isinstance(raw, bytes) else raw)
+    except (ValueError, UnicodeDecodeError):
+        return "model_config not JSON (left as is)"
+    if not isinstance(config, dict) or not isinstance(config.get("config"), dict) \
+            or not isinstance(config["config"].get("layers", []), list):
+        return "model_config not a model (left as is)"
+    layers = [layer for layer in config["config"].get("layers", []) if isinstance(layer, dict)]
     op = draw(st.sampled_from(["class", "units", "drop_key", "layers_type", "deep", "inbound", "dtype",
                                "name", "text"]))
     layer = draw(st.sampled_from(layers)) if layers else {}
@@ -355,9 +361,11 @@ def test_mutated_legacy_files(tmp_path_factory: pytest.TempPathFactory, baseline
                     # h5py could not craft this one (a name taken, a value it
                     # cannot store): a limit of the harness, not of the port.
                     notes.append(f"{mutation.__name__} not applied ({exc})")
-        if data.draw(st.integers(0, 9), label="truncate?") == 0:
+        # Hypothesis favours small integers: 7 (not 0) keeps truncation at
+        # about one case in ten, and cuts past the superblock say more.
+        if data.draw(st.integers(0, 9), label="truncate?") == 7:
             size = path.stat().st_size
-            cut = data.draw(st.integers(0, size - 1), label="cut at")
+            cut = data.draw(st.integers(min(512, size - 1), size - 1), label="cut at")
             with open(path, "r+b") as handle:
                 handle.truncate(cut)
             notes.append(f"truncated at {cut} of {size}")
