@@ -35,3 +35,21 @@ class PortError(Exception):
 class UnsafeSourceError(PortError):
     """The source file contains something a port never follows or executes
     (external links, external or virtual datasets, absurd shapes, code)."""
+
+
+TENSORFLOW_EXTRA = "pip install 'keras-migrate[tensorflow]'"
+
+
+def require_tensorflow(path: object, what: str) -> None:
+    """Fail with one line naming the extra when ``what`` needs TensorFlow and tf_keras.
+
+    keras-migrate itself needs only Keras 3 (any backend): TensorFlow and
+    tf_keras come with its ``tensorflow`` extra, for TF checkpoints and for
+    running the legacy model (``--verify``, ``--legacy``).
+    """
+    import importlib.util
+
+    missing = [name for name in ("tensorflow", "tf_keras") if importlib.util.find_spec(name) is None]
+    if missing:
+        raise PortError(path, f"{what} needs {' and '.join(missing)}, which keras-migrate installs with its "
+                              f"'tensorflow' extra: {TENSORFLOW_EXTRA}")

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from migrate.weights.errors import PortError, one_line
+from migrate.weights.errors import PortError, one_line, require_tensorflow
 from migrate.weights.h5 import DEFAULT_MAX_WEIGHT_BYTES, is_hdf5, read_h5
 from migrate.weights.source import WeightSource
 from migrate.weights.tf_checkpoint import is_tf_checkpoint, read_tf_checkpoint
@@ -29,6 +29,7 @@ def read_source(path: Path, max_weight_bytes: int = DEFAULT_MAX_WEIGHT_BYTES) ->
     if path.is_file() and is_hdf5(path):
         return read_h5(path, max_weight_bytes)
     if is_tf_checkpoint(path):
+        require_tensorflow(path, "reading a TF checkpoint or SavedModel")
         return read_tf_checkpoint(path, max_weight_bytes)
     raise PortError(path, "is neither a Keras HDF5 file, a TF checkpoint nor a SavedModel directory")
 

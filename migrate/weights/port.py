@@ -222,6 +222,11 @@ def run_port(request: PortRequest, out: TextIO | None = None, err: TextIO | None
             print(f"note: {request.out} uses your classes {unregistered}, which are not registered; load it "
                   "with custom_objects=... or decorate them with @keras.saving.register_keras_serializable() "
                   "(`migrate rewrite` does: rule KM312)", file=out)
+        modern_classes = sorted({type(layer).__name__ for layer in model._flatten_layers()
+                                 if type(layer).__module__.startswith("modern.")})
+        if modern_classes:
+            print(f"note: {request.out} uses modern layers {modern_classes}: `import modern` before "
+                  "keras.saving.load_model(...) so Keras finds them (any backend; TensorFlow not needed)", file=out)
         print(
             f"ported {len(plan.assignments)} weights from {source.path} ({source.format}) to {request.out}"
             f"{verified}; dropped {len(plan.dropped)} optimizer/counter entries; {result.seconds:.1f} s",

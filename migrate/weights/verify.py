@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from migrate.weights.errors import PortError
+from migrate.weights.errors import PortError, require_tensorflow
 from migrate.weights.legacy_oracle import ERROR, OUTPUTS, PROBE, REQUEST
 from migrate.weights.source import WeightSource
 
@@ -50,6 +50,7 @@ def legacy_outputs(request: Any, source: WeightSource, probe: Any) -> np.ndarray
         from migrate.weights.config import check_legacy_config
 
         check_legacy_config(source.model_config, source.path)
+    require_tensorflow(source.path, "--verify (the legacy model runs on tf_keras)")
     arrays = probe if isinstance(probe, list) else [probe]
     with tempfile.TemporaryDirectory(prefix="migrate-verify-") as workdir:
         work = Path(workdir)
