@@ -138,7 +138,9 @@ def declared() -> tuple[Rule, ...]:
         if info.name.startswith("_"):
             continue
         dotted = f"{_rules_package.__name__}.{info.name}"
-        path = Path(info.module_finder.path) / f"{info.name}.py"  # type: ignore[union-attr]
+        path = Path(getattr(info.module_finder, "path", "")) / f"{info.name}.py"
+        if not path.is_file():  # no source beside the package (a zip, bytecode only): import the rules
+            return rules()
         found.append(Rule(info.name, dotted, _read_spec(dotted, path), {}))
     return _order(found)
 
