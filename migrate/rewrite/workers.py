@@ -23,6 +23,7 @@ come back one by one, so the parent always knows which file a worker is on.
 
 from __future__ import annotations
 
+import faulthandler
 import glob
 import multiprocessing
 import os
@@ -68,6 +69,9 @@ def _worker_main(conn: Connection, inherited: list[int]) -> None:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _on_sigterm)
+    # A crash is the parent's one-line report; a fault handler inherited from the parent
+    # (``python -X faulthandler``, pytest) would add a stack dump per crashed file.
+    faulthandler.disable()
     for fd in inherited:  # the parent's ends of the other workers' pipes (fork copies them)
         try:
             os.close(fd)
