@@ -54,32 +54,50 @@ def _is_statement(kind: type) -> bool:
     return known
 
 
-def apply_hooks(entries: tuple[Entry, ...], ctx: FileContext, site: Site) -> tuple[object, bool]:
-    """Run ``entries`` on ``site`` in order; return the resulting node and whether a rewriting hook
-    claimed the node (replaced it or answered ``KEEP``). See ``hooks.py`` for the protocol."""
+def apply_hooks(entries: tuple[Entry, ...], ctx: FileContext, site: Site) -> object:
+    """Run ``entries`` on ``site`` in order and return the resulting node (``site.updated`` when no
+    hook replaced it). See ``hooks.py`` for the protocol."""
     result = site.updated
     settled = False
-    claimed = False
     for entry in entries:
-        hook = entry.hook
-        if hook.check:
+        if entry.check:
             entry.fn(ctx, site)
-            continue
-        if settled:
-            continue
-        out = entry.fn(ctx, site)
-        if out is None:
-            continue
-        claimed = True
-        if out is KEEP:
-            settled = True
-            continue
-        result = out
-        if hook.chain:
-            site.updated = out
-        else:
-            settled = True
-    return result, claimed
+        elif not settled:
+            out = entry.fn(ctx, site)
+            if out is None:
+                continue
+            if out is KEEP:
+                settled = True
+            elif entry.chain:
+                result = site.updated = out
+            else:
+                result = out
+                settled = True
+    return result
+
+
+def claims(entries: tuple[Entry, ...], ctx: FileContext, site: Site) -> object | None:
+    """Like :func:`apply_hooks`, but None when no rewriting hook claimed the node (neither replaced it
+    nor answered ``KEEP``): the ATTRIBUTE hooks' answer, after which REFERENCE hooks may still run."""
+    claimed = False
+    result = site.updated
+    settled = False
+    for entry in entries:
+        if entry.check:
+            entry.fn(ctx, site)
+        elif not settled:
+            out = entry.fn(ctx, site)
+            if out is None:
+                continue
+            claimed = True
+            if out is KEEP:
+                settled = True
+            elif entry.chain:
+                result = site.updated = out
+            else:
+                result = out
+                settled = True
+    return result if claimed else None
 
 
 class RuleApplier(cst.CSTTransformer):
@@ -97,6 +115,12 @@ class RuleApplier(cst.CSTTransformer):
         self.ctx = ctx
         self.relevance = relevance
         self.hooks = dispatch()
+        # the hooks that are not looked up by name, fetched once
+        self._module_hooks = self.hooks.every(MODULE)
+        self._class_hooks = self.hooks.every(CLASS)
+        self._function_hooks = self.hooks.every(FUNCTION)
+        self._assign_hooks = self.hooks.every(ASSIGN)
+        self._import_hooks = self.hooks.every(IMPORT)
         self.modified = False
         self.skipped: set[int] = set()
         self.stmt_stack: list[cst.CSTNode | None] = []  # enclosing values of ctx.current_stmt
@@ -160,7 +184,7 @@ class RuleApplier(cst.CSTTransformer):
         self.header_comments = frozenset(line.comment.value for line in node.header if line.comment is not None)
 
     def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
-        return self._apply(self.hooks.every(MODULE), Site(original_node, updated_node))  # type: ignore[return-value]
+        return self._apply(self._module_hooks, Site(original_node, updated_node))  # type: ignore[return-value]
 
     def visit_ClassDef(self, node: cst.ClassDef) -> None:
         # By node, not by name: a nested class may reuse a module-level class's name.
@@ -170,7 +194,7 @@ class RuleApplier(cst.CSTTransformer):
         info = self.class_stack.pop()
         top_level = not self.class_stack and self.func_depth == 0  # module level: importable by name
         site = Site(original_node, updated_node, cls=info, top_level=top_level)
-        return self._apply(self.hooks.every(CLASS), site)  # type: ignore[return-value]
+        return self._apply(self._class_hooks, site)  # type: ignore[return-value]
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
         self.func_depth += 1
@@ -187,7 +211,7 @@ class RuleApplier(cst.CSTTransformer):
         # a method: a function directly in a class body (not nested in another function)
         method_of = self.class_stack[-1] if self.class_stack and self.func_depth == 0 else None
         site = Site(original_node, updated_node, cls=method_of)
-        return self._apply(self.hooks.every(FUNCTION), site)  # type: ignore[return-value]
+        return self._apply(self._function_hooks, site)  # type: ignore[return-value]
 
     # -- bookkeeping ------------------------------------------------------------------
     def visit_Import(self, node: cst.Import) -> None:
@@ -225,10 +249,10 @@ class RuleApplier(cst.CSTTransformer):
     def _apply(self, entries: tuple[Entry, ...], site: Site) -> object:
         if not entries:
             return site.updated
-        return apply_hooks(entries, self.ctx, site)[0]
+        return apply_hooks(entries, self.ctx, site)
 
     def leave_Assign(self, original_node: cst.Assign, updated_node: cst.Assign) -> cst.Assign:
-        return self._apply(self.hooks.every(ASSIGN), Site(original_node, updated_node))  # type: ignore[return-value]
+        return self._apply(self._assign_hooks, Site(original_node, updated_node))  # type: ignore[return-value]
 
     def leave_Attribute(self, original_node: cst.Attribute,
                         updated_node: cst.Attribute) -> cst.BaseExpression:
@@ -238,8 +262,8 @@ class RuleApplier(cst.CSTTransformer):
             return updated_node
         entries = self.hooks.attribute(original_node.attr.value)
         if entries:
-            result, claimed = apply_hooks(entries, self.ctx, Site(original_node, updated_node))
-            if claimed:
+            result = claims(entries, self.ctx, Site(original_node, updated_node))
+            if result is not None:
                 return result  # type: ignore[return-value]
         if id(original_node) in self.inner:  # only whole chains are references
             return updated_node
@@ -249,8 +273,8 @@ class RuleApplier(cst.CSTTransformer):
         entries = self.hooks.reference(raw[0])
         if not entries:
             return updated_node
-        site = Site(original_node, updated_node, raw[0], raw[1], called=id(original_node) in self.call_funcs)
-        result = apply_hooks(entries, self.ctx, site)[0]
+        site = Site(original_node, updated_node, raw[0], raw[1], id(original_node) in self.call_funcs)
+        result = apply_hooks(entries, self.ctx, site)
         if result is not updated_node:
             self._consumed(original_node)
         return result  # type: ignore[return-value]
@@ -267,7 +291,7 @@ class RuleApplier(cst.CSTTransformer):
         if not entries:
             return updated_node
         cls = self.class_stack[-1] if self.class_stack else None
-        result = apply_hooks(entries, self.ctx, Site(original_node, updated_node, qualified, via_tf, cls=cls))[0]
+        result = apply_hooks(entries, self.ctx, Site(original_node, updated_node, qualified, via_tf, False, cls))
         if result is not updated_node:
             self._consumed(func)
         return result  # type: ignore[return-value]
@@ -275,7 +299,7 @@ class RuleApplier(cst.CSTTransformer):
     def leave_SimpleStatementLine(self, original_node: cst.SimpleStatementLine,
                                   updated_node: cst.SimpleStatementLine):  # type: ignore[no-untyped-def]
         if len(updated_node.body) == 1 and isinstance(updated_node.body[0], (cst.Import, cst.ImportFrom)):
-            lines = self._apply(self.hooks.every(IMPORT), Site(original_node, updated_node))
+            lines = self._apply(self._import_hooks, Site(original_node, updated_node))
             if isinstance(lines, list):
                 return lines[0] if len(lines) == 1 else cst.FlattenSentinel(lines)
         return updated_node
