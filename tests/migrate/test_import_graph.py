@@ -17,8 +17,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 import migrate
 
 ROOT = Path(migrate.__file__).resolve().parent
