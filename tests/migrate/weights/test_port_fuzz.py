@@ -16,7 +16,8 @@ must end in one of two ways, within a time and memory bound:
 Never another exception (which the CLI would show as an "internal error"),
 never a temporary file left beside OUT. The cases run in-process through
 :func:`run_port` (what ``migrate port`` calls, minus argument parsing), and
-a few fixed ones as real ``migrate port`` processes.
+a few fixed ones as real ``migrate port`` processes. A second property
+damages the bundled TF checkpoint (index, data and state file) the same way.
 
 Seeded (``derandomize``) so that CI sees the same cases every run; the
 number of cases is bounded so that the test takes about a minute on two
@@ -32,6 +33,7 @@ import resource
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 from pathlib import Path
@@ -45,6 +47,7 @@ from hypothesis import strategies as st
 
 from migrate.weights.errors import PortError
 from migrate.weights.port import PortRequest, run_port
+from migrate.weights.tf_checkpoint import read_tf_checkpoint
 
 ROOT = Path(__file__).resolve().parents[3]
 LEGACY = ROOT / "tests" / "fixtures" / "legacy"
@@ -411,3 +414,43 @@ def test_mutated_file_through_the_command(case: str, tmp_path: Path) -> None:
     else:
         assert done.returncode == 2 and len(lines) == 1 and lines[0].startswith("migrate port: error:"), done.stderr
         assert not list(out_dir.iterdir())
+
+
+# -- TF checkpoints: damaged index, data and state files -----------------------------
+
+TUTORIAL_CKPT = LEGACY / "tutorial_ckpt"
+CKPT_FILES = ["ckpt-2.index", "ckpt-2.data-00000-of-00001", "checkpoint"]
+
+
+@settings(max_examples=int(os.environ.get("MIGRATE_FUZZ_EXAMPLES", "40")), derandomize=True, deadline=None,
+          database=None, phases=[Phase.explicit, Phase.generate], suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_damaged_tf_checkpoints_read_or_fail_in_one_line(data: st.DataObject) -> None:
+    """Flipped bits, zeroed runs and truncation in a CheckpointManager directory:
+    reading the catalogue and every model variable ends in data or in a
+    one-line :class:`PortError` (TensorFlow's own errors and checksums)."""
+    with tempfile.TemporaryDirectory() as work:
+        directory = Path(work) / "ckpt"
+        shutil.copytree(TUTORIAL_CKPT, directory)
+        target = directory / data.draw(st.sampled_from(CKPT_FILES), label="file")
+        raw = bytearray(target.read_bytes())
+        op = data.draw(st.sampled_from(["flip", "zero", "truncate", "garbage"]), label="op")
+        if op == "flip":
+            for _ in range(data.draw(st.integers(1, 8), label="flips")):
+                raw[data.draw(st.integers(0, len(raw) - 1))] ^= 1 << data.draw(st.integers(0, 7))
+        elif op == "zero":
+            start = data.draw(st.integers(0, len(raw) - 1), label="at")
+            raw[start:start + 64] = bytes(len(raw[start:start + 64]))
+        elif op == "truncate":
+            raw = raw[: data.draw(st.integers(0, len(raw) - 1), label="cut at")]
+        else:
+            raw = bytearray(data.draw(st.binary(min_size=1, max_size=200), label="garbage"))
+        target.write_bytes(bytes(raw))
+        started = time.perf_counter()
+        try:
+            with read_tf_checkpoint(directory) as source:
+                for weight in source.weights:
+                    weight.read()
+        except PortError as exc:
+            assert "\n" not in str(exc), str(exc)
+        assert time.perf_counter() - started < CASE_SECONDS
