@@ -228,13 +228,19 @@ def read_h5(path: str | Path, max_weight_bytes: int = DEFAULT_MAX_WEIGHT_BYTES) 
     return source
 
 
+def declared_bytes(source: WeightSource) -> int:
+    """What reading every array of ``source`` allocates: the model weights and,
+    where a reader lists them for porting, the optimizer's arrays."""
+    return source.nbytes + sum(w.nbytes for w in getattr(source, "optimizer_weights", []))
+
+
 def check_total(path: Path | str, source: WeightSource, max_weight_bytes: int) -> None:
-    """Refuse a source whose weights, together, exceed the user's limit."""
-    total = source.nbytes
+    """Refuse a source whose arrays, together, exceed the user's limit."""
+    total = declared_bytes(source)
     if total > max_weight_bytes:
         raise PortError(
             path,
-            f"its {len(source.weights)} weights declare {total} bytes, over the limit of {max_weight_bytes} "
+            f"its arrays declare {total} bytes, over the limit of {max_weight_bytes} "
             "(about six times that in memory during a port); if the file is genuine, raise --max-weight-bytes",
         )
 

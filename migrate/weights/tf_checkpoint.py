@@ -108,7 +108,7 @@ def read_tf_checkpoint(path: str | Path, max_weight_bytes: int | None = None) ->
             data files cannot hold what its index declares, or its variables
             exceed ``max_weight_bytes``.
     """
-    from migrate.weights.h5 import DEFAULT_MAX_WEIGHT_BYTES, check_total
+    from migrate.weights.h5 import DEFAULT_MAX_WEIGHT_BYTES, check_total, declared_bytes
 
     path = Path(path)
     if not path.exists() and not Path(f"{path}.index").exists():
@@ -154,7 +154,7 @@ def read_tf_checkpoint(path: str | Path, max_weight_bytes: int | None = None) ->
     # bytes, or a crafted index could make a read allocate what is not there.
     stored = sum(shard.stat().st_size for shard in prefix.parent.glob(f"{glob.escape(prefix.name)}.data-*-of-*")
                  if shard.is_file())
-    if result.nbytes > stored:
-        raise PortError(prefix, f"its model variables declare {result.nbytes} bytes but its data files hold {stored}: "
+    if declared_bytes(result) > stored:
+        raise PortError(prefix, f"its variables declare {declared_bytes(result)} bytes but its data files hold {stored}: "
                                 "the checkpoint is truncated or corrupt")
     return result
