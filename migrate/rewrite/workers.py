@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
-from migrate.rewrite.engine import Task, process
+from migrate.rewrite.engine import Task, process, warm_up
 from migrate.rewrite.findings import FileResult
 
 #: Default per-file time limit in seconds (``--timeout`` changes it). A real file of
@@ -77,6 +77,7 @@ def _worker_main(conn: Connection, inherited: list[int]) -> None:
             os.close(fd)
         except OSError:
             pass
+    warm_up()  # at once where the worker was forked from a warm parent; the imports under ``spawn``
     queue: deque[tuple[int, Task]] = deque()
     while True:
         try:
@@ -232,17 +233,22 @@ class Runner:
     def __iter__(self) -> Iterator[FileResult]:
         if not self.tasks:
             return
-        while len(self.workers) < self.jobs and self.pending:
-            self._feed(self._start_worker())
+        # Import the whole pipeline once, here: forked workers start with it, so a
+        # worker's first file is not charged the import time against the time limit.
+        warm_up()
         while self.next < len(self.tasks):
             while self.next in self.results:
                 yield self.results.pop(self.next)
                 self.next += 1
             if self.next >= len(self.tasks):
                 break
+            while len(self.workers) < self.jobs and self.pending:
+                self._start_worker()
             for worker in self.workers:
                 self._feed(worker)
             soonest = self._expire(time.monotonic())
+            if not self.workers or not any(w.inflight for w in self.workers):
+                continue  # the last file in flight was stopped: its result is in, or files go to a new worker
             waitables: list[Any] = [w.conn for w in self.workers] + [w.process.sentinel for w in self.workers]
             ready = wait(waitables, timeout=soonest)
             for worker in list(self.workers):
