@@ -20,7 +20,7 @@ loader with the built-ins family's fixes applied first.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, Iterator
 
 from migrate.weights.config_safety import MODEL_CLASSES, check_config_is_data, iter_layers
 from migrate.weights.errors import PortError, one_line
@@ -56,6 +56,59 @@ def check_legacy_config(config: dict[str, Any], path: str) -> None:
                 f"layer {name!r} has unknown custom class {class_name!r}; "
                 "rebuild the model in Keras 3 code (migrate rewrite) and pass --model path/to/file.py:factory",
             )
+
+
+# Config keys that size a layer's variables. Building the model allocates what
+# they declare before any stored weight is compared with it, so a crafted
+# config over small real weights could make a port allocate gigabytes.
+SIZE_KEYS = frozenset({
+    "units", "input_dim", "output_dim", "filters", "num_heads", "key_dim", "value_dim", "head_num",
+    "size", "hidden_dim", "intermediate_dim", "embed_dim", "feature_dim", "depth_multiplier",
+    "vocabulary_size", "max_tokens", "num_tokens",
+})
+
+
+def _size_values(node: Any) -> Iterator[tuple[str, int]]:
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            for key, value in item.items():
+                if key in SIZE_KEYS and isinstance(value, int) and not isinstance(value, bool):
+                    yield key, value
+                elif isinstance(value, (dict, list)):
+                    stack.append(value)
+        elif isinstance(item, list):
+            stack.extend(item)
+
+
+def check_declared_sizes(config: dict[str, Any], source: WeightSource) -> None:
+    """Refuse a config whose layer sizes exceed what the file stores for the layer.
+
+    Every size a layer's config declares (``units``, ``input_dim``,
+    ``num_heads``...) is one of the dimensions of the weights it creates, so
+    in a genuine file it is at most the largest dimension stored for that
+    layer (for a weightless layer: for any layer). Checked before the model
+    is built, so a config declaring a 2**28-row Embedding over a (30, 16)
+    dataset is one line instead of a 16 GiB allocation.
+    """
+    widest: dict[str, int] = {}
+    for weight in source.weights:
+        widest[weight.layer] = max(widest.get(weight.layer, 1), *weight.shape, 1)
+    anywhere = max(widest.values(), default=1)
+    inner = config.get("config")
+    layers = inner.get("layers") if isinstance(inner, dict) else inner
+    for layer in layers if isinstance(layers, list) else []:
+        name = (layer.get("config") or {}).get("name", layer.get("name", "?")) if isinstance(layer, dict) else "?"
+        bound = widest.get(name, anywhere)
+        for key, value in _size_values(layer):
+            if value > bound:
+                raise PortError(
+                    source.path,
+                    f"layer {name!r} declares {key}={value}, but the file stores no weight of that layer wider "
+                    f"than {bound}: its model_config does not match its weights (a corrupt or crafted file); "
+                    "re-export it, or pass --model path/to/file.py:factory",
+                )
 
 
 def model_from_legacy_config(config: dict[str, Any], path: str) -> Any:

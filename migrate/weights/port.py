@@ -110,8 +110,10 @@ def build_target(request: PortRequest, source: WeightSource) -> tuple[Any, dict[
             raise PortError(request.model_spec, f"--model factory returned {type(model).__name__}, not a keras.Model")
         return model, module_custom_objects(factory)
     if source.model_config is not None:
-        from migrate.weights.config import model_from_legacy_config
+        from migrate.weights.config import check_declared_sizes, check_legacy_config, model_from_legacy_config
 
+        check_legacy_config(source.model_config, source.path)
+        check_declared_sizes(source.model_config, source)
         return model_from_legacy_config(source.model_config, path=source.path), {}
     raise PortError(
         source.path,

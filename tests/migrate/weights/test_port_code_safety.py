@@ -305,3 +305,25 @@ def test_model_args_with_non_scalar_arguments_are_refused(tmp_path: Path, capsys
     err = capsys.readouterr().err
     assert code == 2 and "scalar constructor arguments" in err, err
     assert not (tmp_path / "t.keras").exists()
+
+
+def test_a_config_declaring_layers_larger_than_their_weights_is_refused_before_building(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A 2**28-row Embedding declared over the real (30, 16) dataset: one line, nothing allocated."""
+    import resource
+
+    source = tmp_path / "bomb.h5"
+    shutil.copy(Path(__file__).resolve().parents[2] / "fixtures" / "legacy" / "tfkeras_builtin.model.h5", source)
+    with h5py.File(source, "r+") as handle:
+        config = json.loads(handle.attrs["model_config"])
+        embedding = next(l for l in config["config"]["layers"] if l["class_name"] == "Embedding")
+        embedding["config"]["input_dim"] = 2**28
+        handle.attrs["model_config"] = json.dumps(config)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert main(["port", str(source), "--to", str(tmp_path / "out.keras")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("migrate port: error:") == 1 and "input_dim=268435456" in err, err
+    # Building that layer would take 16 GiB at float32; the peak must not move by even 1 GiB.
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 1 << 20
+    assert not (tmp_path / "out.keras").exists()
