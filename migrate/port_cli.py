@@ -61,6 +61,9 @@ def add_port_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     port.add_argument("--dry-run", action="store_true", help="print the plan (source -> target [transform]) and stop")
     port.add_argument("--report", metavar="FILE.json", help="write the plan, dropped optimizer state and figures as JSON")
     port.add_argument("--force", action="store_true", help="overwrite an existing OUT (never SOURCE itself)")
+    port.add_argument("--no-optimizer", action="store_true",
+                      help="drop the legacy optimizer state (slots, counter) instead of porting it into the .keras "
+                           "file's compiled optimizer; a mismatch in it is then only a warning")
     port.add_argument("--max-weight-bytes", type=parse_size, default=None, metavar="SIZE",
                       help="refuse a SOURCE whose weights declare more than SIZE bytes in all (default 8G; "
                            "a port holds a few copies in memory); accepts K, M, G, T")
@@ -162,6 +165,7 @@ def cmd_port(args: argparse.Namespace) -> int:
         report=Path(args.report) if args.report else None,
         force=args.force,
         atol=args.atol,
+        no_optimizer=args.no_optimizer,
     )
     if args.max_weight_bytes is not None:
         request.max_weight_bytes = args.max_weight_bytes

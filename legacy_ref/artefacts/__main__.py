@@ -14,10 +14,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_DIR, help=f"directory (default: {DEFAULT_DIR})")
     args = parser.parse_args(argv)
 
-    from legacy_ref.artefacts import builtin, keras22, tutorial
+    from legacy_ref.artefacts import builtin, keras22, resume, tutorial
 
     args.out.mkdir(parents=True, exist_ok=True)
-    for module in (keras22, tutorial, builtin):
+    for module in (keras22, tutorial, builtin, resume):
         for path in module.write_artefacts(args.out):
             size = sum(p.stat().st_size for p in path.rglob("*")) if path.is_dir() else path.stat().st_size
             print(f"wrote {path} ({size} bytes)")

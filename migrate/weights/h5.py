@@ -256,6 +256,32 @@ def _layer_group(path: Path, root: Any, layer: str) -> Any:
     return group
 
 
+def _optimizer_weights(path: Path, handle: Any) -> tuple[list[SourceWeight], list[str]]:
+    """The ``optimizer_weights`` group's arrays in its ``weight_names`` order.
+
+    The order matters: Keras 2.2.4 names the arrays ``training/Adam/Variable:0``
+    and so on, and only their order says which slot of which weight each is.
+    A damaged entry is returned as a problem, not raised: the optimizer port
+    reports it as an error, ``--no-optimizer`` as a warning.
+    """
+    import h5py
+
+    group = handle.get("optimizer_weights")
+    if not isinstance(group, h5py.Group):
+        return [], []
+    found: list[SourceWeight] = []
+    problems: list[str] = []
+    for weight_name in read_split_attribute(group, "weight_names"):
+        dset = group.get(weight_name) if weight_name else None
+        if not isinstance(dset, h5py.Dataset):
+            problems.append(f"optimizer weight {weight_name!r} is listed but missing")
+            continue
+        name = weight_name[:-2] if weight_name.endswith(":0") else weight_name
+        read, read_rows = _readers(path, dset, name)
+        found.append(SourceWeight(name, tuple(dset.shape or ()), dset.dtype.name, "optimizer_weights", read, read_rows))
+    return found, problems
+
+
 def _catalogue(path: Path, handle: Any) -> WeightSource:
     import h5py
 
@@ -294,14 +320,18 @@ def _catalogue(path: Path, handle: Any) -> WeightSource:
             weights.append(SourceWeight(name, tuple(dset.shape or ()), dset.dtype.name, layer, read, read_rows))
 
     dropped = [(name, shape) for name, shape in datasets.items() if name.startswith("optimizer_weights/")]
+    optimizer_weights, optimizer_problems = _optimizer_weights(path, handle)
     metadata = {k: _decode(handle.attrs[k]) for k in ("keras_version", "backend") if k in handle.attrs}
     if "training_config" in handle.attrs:
         metadata["training_config"] = _decode(handle.attrs["training_config"])
+    if optimizer_problems:
+        metadata["optimizer_problems"] = optimizer_problems
     return WeightSource(
         path=str(path),
         format="keras-h5-model" if model_config is not None else "keras-h5-weights",
         weights=weights,
         dropped=dropped,
+        optimizer_weights=optimizer_weights,
         layer_order=layer_order,
         model_config=model_config,
         metadata=metadata,

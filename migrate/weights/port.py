@@ -62,6 +62,8 @@ class PortRequest:
     atol: float = DEFAULT_ATOL
     # The most SOURCE's weights may declare, all together (--max-weight-bytes).
     max_weight_bytes: int = DEFAULT_MAX_WEIGHT_BYTES
+    # --no-optimizer: drop the optimizer state (a problem with it is a warning).
+    no_optimizer: bool = False
 
 
 @dataclass
@@ -70,6 +72,10 @@ class PortResult:
     verify_diff: float | None = None
     reload_diff: float | None = None
     seconds: float = 0.0
+    # The optimizer step the written file resumes at (None: no optimizer ported).
+    optimizer_step: int | None = None
+    # The ported optimizer for --report: classes, step, slot pairs.
+    optimizer: dict[str, Any] | None = None
 
 
 def module_custom_objects(factory: Callable[[], Any]) -> dict[str, Any]:
@@ -160,7 +166,8 @@ def run_port(request: PortRequest, out: TextIO | None = None, err: TextIO | None
         quiet_tensorflow()
         model, custom_objects = build_target(request, source)
         plan = make_plan(request, source, model)
-        result.plan_lines = plan.describe()
+        optimizer_plan = plan_training_state(request, source, model, plan, out, err)
+        result.plan_lines = plan.describe() + (optimizer_plan.describe() if optimizer_plan is not None else [])
         if request.dry_run:
             for line in result.plan_lines:
                 print(line, file=out)
@@ -176,6 +183,16 @@ def run_port(request: PortRequest, out: TextIO | None = None, err: TextIO | None
                 print(f"\rassigning weights {done}/{total}", end="\n" if done == total else "", file=err, flush=True)
 
         apply_plan(plan, source.path, progress)
+        if optimizer_plan is not None:
+            result.optimizer_step = optimizer_plan.apply(model, source.path)
+            result.optimizer = {
+                "legacy": optimizer_plan.legacy,
+                "keras3": optimizer_plan.summary,
+                "step": result.optimizer_step,
+                "slots": [{"source": p.source.name, "shape": list(p.source.shape), "target": p.target_name,
+                           "transform": p.transform} for p in optimizer_plan.pairs],
+                "notes": optimizer_plan.notes,
+            }
         if request.verify:
             from migrate.weights.verify import legacy_outputs
 
@@ -229,12 +246,50 @@ def run_port(request: PortRequest, out: TextIO | None = None, err: TextIO | None
         if modern_classes:
             print(f"note: {request.out} uses modern layers {modern_classes}: `import modern` before "
                   "keras.saving.load_model(...) so Keras finds them (any backend; TensorFlow not needed)", file=out)
+        if optimizer_plan is not None:
+            training = (f"; optimizer {optimizer_plan.summary} with {len(optimizer_plan.pairs)} slots at step "
+                        f"{result.optimizer_step} (training resumes)")
+        else:
+            training = (" (--no-optimizer)" if request.no_optimizer else "")
         print(
             f"ported {len(plan.assignments)} weights from {source.path} ({source.format}) to {request.out}"
-            f"{verified}; dropped {len(plan.dropped)} optimizer/counter entries; {result.seconds:.1f} s",
+            f"{verified}; dropped {len(plan.dropped)} optimizer/counter entries{training}; {result.seconds:.1f} s",
             file=out,
         )
     return result
+
+
+def plan_training_state(request: PortRequest, source: WeightSource, model: Any, plan: Any, out: TextIO,
+                        err: TextIO) -> Any:
+    """The optimizer port (:mod:`migrate.weights.optimizer_state`), or ``None`` when dropped or absent.
+
+    What it consumes leaves ``plan.dropped``; with ``--no-optimizer`` it is
+    still planned (so a mismatch is seen) but only warned about, and dropped.
+    A TF checkpoint ported into an uncompiled ``--model`` keeps its state out
+    with a ``note:`` saying how to port it (the checkpoint does not say which
+    optimizer to build).
+    """
+    from migrate.weights.optimizer_state import OptimizerNotGiven, plan_optimizer
+
+    if not plan.complete:
+        return None  # the weight plan's own error comes first
+    try:
+        optimizer_plan = plan_optimizer(source, model, plan)
+    except OptimizerNotGiven as exc:
+        if not request.no_optimizer:
+            print(f"note: optimizer state not ported: {exc}", file=out)
+        return None
+    except PortError as exc:
+        if not request.no_optimizer:
+            raise
+        print(f"migrate port: warning: {exc} -- dropped (--no-optimizer)", file=err)
+        return None
+    if optimizer_plan is None or request.no_optimizer:
+        return None
+    consumed = {w.name for w in optimizer_plan.consumed}
+    plan.dropped = [(name, shape) for name, shape in plan.dropped
+                    if name not in consumed and name.removeprefix("optimizer_weights/").removesuffix(":0") not in consumed]
+    return optimizer_plan
 
 
 def check_report(request: PortRequest) -> None:
@@ -260,6 +315,7 @@ def stage_report(request: PortRequest, source: WeightSource, plan: Any, result: 
             for a in plan.assignments
         ],
         "dropped": [{"name": name, "shape": list(shape)} for name, shape in plan.dropped],
+        "optimizer": result.optimizer,
         "verify_max_abs_diff": result.verify_diff,
         "reload_max_abs_diff": result.reload_diff,
         "atol": request.atol,

@@ -59,6 +59,10 @@ class WeightSource:
         weights: model weights in file order.
         dropped: optimizer slots, counters and other training state that a
             port drops by default (name and shape), for the report.
+        optimizer_weights: the optimizer's own arrays (slots, iteration
+            counter, hyper-parameter variables), readable like ``weights``, in
+            file order (Keras 2.2.4 files name them by order only); ported by
+            :mod:`migrate.weights.optimizer_state` unless ``--no-optimizer``.
         layer_order: the legacy layer names in file order (HDF5 files).
         model_config: the parsed ``model_config`` JSON of a full-model HDF5
             file (data only; nothing in it is ever executed), else ``None``.
@@ -69,6 +73,7 @@ class WeightSource:
     format: str
     weights: list[SourceWeight]
     dropped: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
+    optimizer_weights: list[SourceWeight] = field(default_factory=list)
     layer_order: list[str] = field(default_factory=list)
     model_config: dict[str, Any] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)

@@ -95,6 +95,11 @@ def _is_model_variable(key: str) -> bool:
     return key != "save_counter" + VALUE_SUFFIX
 
 
+def _is_optimizer_variable(key: str) -> bool:
+    """A slot (``<var>/.OPTIMIZER_SLOT/<opt>/<slot>``) or an optimizer's own variable (``optimizer/iter``)."""
+    return ".OPTIMIZER_SLOT/" in key or key.startswith("optimizer/") or "/optimizer/" in key
+
+
 def read_tf_checkpoint(path: str | Path, max_weight_bytes: int | None = None) -> WeightSource:
     """Catalogue the model variables of a TF checkpoint or SavedModel (lazily).
 
@@ -126,18 +131,14 @@ def read_tf_checkpoint(path: str | Path, max_weight_bytes: int | None = None) ->
 
     weights: list[SourceWeight] = []
     dropped: list[tuple[str, tuple[int, ...]]] = []
+    optimizer_weights: list[SourceWeight] = []
     for key in sorted(shapes):
         if key == _GRAPH_KEY:
             continue
         shape = tuple(int(d) for d in shapes[key])
-        if not _is_model_variable(key):
-            dropped.append((key.removesuffix(VALUE_SUFFIX), shape))
-            continue
-        name = key[: -len(VALUE_SUFFIX)]
+        name = key.removesuffix(VALUE_SUFFIX)
         dtype = dtypes[key]
-        if not (dtype.is_floating or dtype.is_integer or dtype.is_bool) or dtype.is_quantized:
-            raise PortError(prefix, f"variable {name!r} has dtype {dtype.name}, not a numeric weight; "
-                                    "the checkpoint is corrupt or not a model checkpoint")
+        numeric = (dtype.is_floating or dtype.is_integer or dtype.is_bool) and not dtype.is_quantized
 
         def read(key: str = key, name: str = name) -> np.ndarray:
             try:
@@ -145,10 +146,19 @@ def read_tf_checkpoint(path: str | Path, max_weight_bytes: int | None = None) ->
             except Exception as exc:
                 raise PortError(prefix, f"variable {name!r} cannot be read ({one_line(exc)}); the checkpoint is truncated or corrupt") from exc
 
+        if not _is_model_variable(key):
+            dropped.append((name, shape))
+            if key.endswith(VALUE_SUFFIX) and numeric and _is_optimizer_variable(key):
+                optimizer_weights.append(SourceWeight(name, shape, dtype.name, "optimizer", read))
+            continue
+        if not numeric:
+            raise PortError(prefix, f"variable {name!r} has dtype {dtype.name}, not a numeric weight; "
+                                    "the checkpoint is corrupt or not a model checkpoint")
         weights.append(SourceWeight(name, shape, dtype.name, "", read))
     if not weights:
         raise PortError(prefix, "holds no model variables (only optimizer state or counters)")
-    result = WeightSource(path=str(prefix), format=fmt, weights=weights, dropped=dropped)
+    result = WeightSource(path=str(prefix), format=fmt, weights=weights, dropped=dropped,
+                          optimizer_weights=optimizer_weights)
     check_total(prefix, result, DEFAULT_MAX_WEIGHT_BYTES if max_weight_bytes is None else max_weight_bytes)
     # The index declares shapes; the data shards must hold at least those
     # bytes, or a crafted index could make a read allocate what is not there.

@@ -52,7 +52,9 @@ def test_full_model_h5_ports_to_modern_and_verifies(tmp_path: Path, capsys: pyte
     data = json.loads(report.read_text())
     assert data["verify_max_abs_diff"] <= 1e-5
     assert data["reload_max_abs_diff"] == 0.0
-    assert any(d["name"].startswith("optimizer_weights/") for d in data["dropped"]), "optimizer state must be listed"
+    assert not data["dropped"], "the legacy Adam's slots and counter are ported, not dropped"
+    assert data["optimizer"]["keras3"].startswith("modern>LegacyAdam(") and data["optimizer"]["step"] == 2
+    assert len(data["optimizer"]["slots"]) == 2 * len(data["assignments"])
     targets = {a["target"] for a in data["assignments"]}
     assert "t1_att1/query/kernel" in targets
     model = keras.saving.load_model(out, safe_mode=True)
@@ -70,7 +72,8 @@ def test_dry_run_prints_every_pair_and_writes_nothing(tmp_path: Path, capsys: py
     assert port(MODEL_H5, "--dry-run") == 0
     lines = capsys.readouterr().out.splitlines()
     assert "t1_att1/t1_att1_Wq [16, 16] -> t1_att1/query/kernel [16, 16]" in lines
-    assert any(line.startswith("dropped: optimizer_weights/") for line in lines)
+    assert any(line.startswith("optimizer: Adam (training_config)") for line in lines)
+    assert "Adam/t1_att1/t1_att1_Wq/m [16, 16] -> legacy_adam/t1_att1_query_kernel_momentum [16, 16]" in lines
     assert lines[-1].startswith("plan complete:")
     assert not list(tmp_path.iterdir())
 
