@@ -27,8 +27,15 @@ from pathlib import Path
 from migrate.rewrite.context import Options
 from migrate.rewrite.findings import FileResult
 from migrate.rewrite.notebook import rewrite_notebook
+
 # RewriteError is defined in ``source`` and re-exported here, where callers have always found it.
-from migrate.rewrite.source import DEFAULT_MAX_BYTES, RewriteError, Stamp, python_parse_error, read_source
+from migrate.rewrite.source import (
+    DEFAULT_MAX_BYTES,
+    RewriteError,
+    Stamp,
+    python_parse_error,
+    read_source,
+)
 
 SUFFIXES = (".py", ".ipynb")
 SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".venv", "venv", ".tox", ".mypy_cache",
@@ -72,11 +79,13 @@ def discover(paths: Iterable[str], output: str | None) -> tuple[list[tuple[str, 
                 pairs.append((src, dst))
             return
         if not os.path.exists(real):
-            results.append(FileResult(src, "skipped", error=f"broken symbolic link (to {os.readlink(src)}); left as it is"))
+            results.append(FileResult(src, "skipped",
+                                      error=f"broken symbolic link (to {os.readlink(src)}); left as it is"))
             return
         if not _within(real, tree):
-            results.append(FileResult(src, "skipped", error=f"symbolic link to {real}, outside the tree being rewritten; "
-                                                            "left as it is (rewrite the target itself if you mean to)"))
+            results.append(FileResult(src, "skipped",
+                                      error=f"symbolic link to {real}, outside the tree being rewritten; "
+                                            "left as it is (rewrite the target itself if you mean to)"))
             return
         if real in seen:
             return

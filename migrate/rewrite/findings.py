@@ -36,7 +36,7 @@ class FileResult:
     """The outcome for one input file. Every input yields exactly one."""
 
     path: str
-    status: str  # "changed" | "unchanged" | "failed"
+    status: str  # "changed" | "unchanged" | "failed" | "skipped" (a link out of the tree: ``error`` says why)
     findings: list[Finding] = field(default_factory=list)
     error: str = ""
     diff: str = ""

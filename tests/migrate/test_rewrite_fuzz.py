@@ -43,8 +43,9 @@ LEGACY_LINES = [
     "w = K.batch_dot(a, b, axes=2)", "s = K.switch(c, a, b)", "K.set_value(model.optimizer.lr, 0.1)",
     "opt = Adam(lr=0.001, decay=1e-6)", "model.fit_generator(gen, steps_per_epoch=10, epochs=2)",
     "x = tf.keras.layers.Dense(3)(x)", "n = x._keras_shape[-1]", "model.save_weights('w.h5')",
-    "l = LSTM(8, return_sequences=True)", "class L(Layer):\n    def call(self, x, mask=None):\n"
-    "        return K.sum(x, axis=1)", "def f(x):\n    return K.sqrt(K.mean(K.square(x), axis=-1))",
+    "l = LSTM(8, return_sequences=True)",
+    "class L(Layer):\n    def call(self, x, mask=None):\n        return K.sum(x, axis=1)",
+    "def f(x):\n    return K.sqrt(K.mean(K.square(x), axis=-1))",
     "if K.backend() == 'tensorflow':\n    pass", "e = K.epsilon()", "v = K.variable(0.0, name='v')",
 ]
 TOKENS = [*"abcxyzK_.()[]{}:,=+-*/%<>!'\"#\\@ \t\n", "\r\n", "\r", "lambda", "def ", "class ", "    ",
