@@ -198,10 +198,11 @@ def _hyper_values(path: str, row: OptimizerRow, config: dict[str, Any]) -> dict[
     return values
 
 
-def _refusal(row: OptimizerRow, values: dict[str, Any]) -> str | None:
+def _refusal(row: OptimizerRow, config: dict[str, Any]) -> str | None:
+    """Why the row's class is not ported with this legacy config, or ``None``."""
     if row.refused is None:
         return None
-    if row.refused_unless is not None and values.get(row.refused_unless):
+    if row.refused_unless is not None and config.get(row.refused_unless):
         return None
     return row.refused
 
@@ -284,10 +285,11 @@ def plan_optimizer(source: WeightSource, model: Any, weight_plan: Any) -> Optimi
         if row is None:
             raise PortError(path, f"its optimizer {class_name!r} has no Keras 3 mapping (known: "
                                   f"{', '.join(r.legacy for r in OPTIMIZERS)}); {NO_OPTIMIZER_HINT}")
-        values = _hyper_values(path, row, config)
-        refusal = _refusal(row, values)
+        # Refusals first: a refused class's other settings are beside the point.
+        refusal = _refusal(row, config)
         if refusal is not None or row.keras3 is None:
             raise PortError(path, f"optimizer {row.legacy} is not ported: {refusal}; {NO_OPTIMIZER_HINT}")
+        values = _hyper_values(path, row, config)
         if user is not None:
             _check_user_optimizer(path, row, user, values)
             optimizer = user
@@ -339,9 +341,11 @@ def _add_pair(result: OptimizerPlan, path: str, slot_source: SourceWeight, assig
     target_shape = tuple(int(d) for d in target.shape)
     if not transform_fits(assignment.transform, slot_source.shape, target_shape):
         raise PortError(path, f"optimizer slot {slot_source.name!r} has shape {list(slot_source.shape)}, "
-                              f"{target.path} needs {list(target_shape)}; the optimizer state does not belong to "
+                              f"optimizer/{target.name} needs {list(target_shape)}; the optimizer state does not belong to "
                               f"these weights: {NO_OPTIMIZER_HINT}")
-    result.pairs.append(SlotPair(slot_source, target, target.path, assignment.transform))
+    # By the slot's own name: the optimizer's name (its path prefix) is
+    # uniquified per process ("legacy_adam_1") and says nothing here.
+    result.pairs.append(SlotPair(slot_source, target, f"optimizer/{target.name}", assignment.transform))
     result.consumed.append(slot_source)
 
 

@@ -247,7 +247,8 @@ def run_port(request: PortRequest, out: TextIO | None = None, err: TextIO | None
             print(f"note: {request.out} uses modern layers {modern_classes}: `import modern` before "
                   "keras.saving.load_model(...) so Keras finds them (any backend; TensorFlow not needed)", file=out)
         if optimizer_plan is not None:
-            training = (f"; optimizer {optimizer_plan.summary} with {len(optimizer_plan.pairs)} slots at step "
+            training = (f"; optimizer {optimizer_plan.legacy} -> {optimizer_plan.summary} with "
+                        f"{len(optimizer_plan.pairs)} slots at step "
                         f"{result.optimizer_step} (training resumes)")
         else:
             training = (" (--no-optimizer)" if request.no_optimizer else "")

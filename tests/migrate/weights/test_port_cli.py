@@ -73,7 +73,7 @@ def test_dry_run_prints_every_pair_and_writes_nothing(tmp_path: Path, capsys: py
     lines = capsys.readouterr().out.splitlines()
     assert "t1_att1/t1_att1_Wq [16, 16] -> t1_att1/query/kernel [16, 16]" in lines
     assert any(line.startswith("optimizer: Adam (training_config)") for line in lines)
-    assert "Adam/t1_att1/t1_att1_Wq/m [16, 16] -> legacy_adam/t1_att1_query_kernel_momentum [16, 16]" in lines
+    assert "Adam/t1_att1/t1_att1_Wq/m [16, 16] -> optimizer/t1_att1_query_kernel_momentum [16, 16]" in lines
     assert lines[-1].startswith("plan complete:")
     assert not list(tmp_path.iterdir())
 
