@@ -273,20 +273,12 @@ class Runner:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
-                ready = wait([w.conn for w in self.workers if not w.conn.closed], timeout=left)
+                busy = [w for w in self.workers if w.inflight]
+                wait([w.conn for w in busy] + [w.process.sentinel for w in busy], timeout=left)
                 for worker in self.workers:
-                    if worker.conn in ready:
-                        try:
-                            while worker.conn.poll():
-                                index, result = worker.conn.recv()
-                                if worker.inflight and worker.inflight[0] == index:
-                                    worker.inflight.popleft()
-                                if result != _INTERRUPTED:
-                                    self.results[index] = result
-                        except (EOFError, OSError):
-                            worker.inflight.clear()  # it has exited
-                    if not worker.alive() and worker.inflight and not worker.conn.poll():
-                        worker.inflight.clear()
+                    self._collect(worker)
+            for worker in self.workers:  # what a worker sent just before it exited
+                self._collect(worker)
         except KeyboardInterrupt:
             pass
         finally:
@@ -294,6 +286,18 @@ class Runner:
         done = [self.results[i] for i in sorted(self.results) if i >= self.next]
         self.results.clear()
         return done
+
+    def _collect(self, worker: _Worker) -> None:
+        """Take the results a stopping worker has sent, without waiting; forget its files once it has exited."""
+        try:
+            while worker.conn.poll():
+                index, result = worker.conn.recv()
+                if worker.inflight and worker.inflight[0] == index:
+                    worker.inflight.popleft()
+                if result != _INTERRUPTED:
+                    self.results[index] = result
+        except (EOFError, OSError):
+            worker.inflight.clear()  # it has exited: the files it did not start were never touched
 
     def close(self) -> None:
         """Terminate every worker (SIGTERM lets a write in progress remove its temp file)."""
