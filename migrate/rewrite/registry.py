@@ -196,47 +196,48 @@ class Dispatch:
 
     Each answer is cached by the name it was asked for (qualified names, method and
     attribute names repeat all over a code base), so a node costs one dict lookup
-    before its hooks run, and nothing when none matches.
+    before its hooks run, and nothing when none matches. The ``*_cache`` dicts are
+    read directly by the applier on its hot path; a miss goes through the method.
     """
 
     def __init__(self) -> None:
         self.by_kind = {kind: entries(kind) for kind in KINDS}
-        self._call: dict[str, tuple[Entry, ...]] = {}
-        self._call_unresolved: dict[str | None, tuple[Entry, ...]] = {}
-        self._reference: dict[str, tuple[Entry, ...]] = {}
-        self._attribute: dict[str, tuple[Entry, ...]] = {}
+        self.call_cache: dict[str, tuple[Entry, ...]] = {}
+        self.call_unresolved_cache: dict[str | None, tuple[Entry, ...]] = {}
+        self.reference_cache: dict[str, tuple[Entry, ...]] = {}
+        self.attribute_cache: dict[str, tuple[Entry, ...]] = {}
 
     def call(self, qualified: str) -> tuple[Entry, ...]:
         """CALL hooks for a call whose callee resolves to ``qualified``."""
-        found = self._call.get(qualified)
+        found = self.call_cache.get(qualified)
         if found is None:
-            found = self._call[qualified] = tuple(
+            found = self.call_cache[qualified] = tuple(
                 e for e in self.by_kind[CALL] if e.hook.matches_all or _name_matches(e.hook, qualified))
         return found
 
     def call_unresolved(self, method: str | None) -> tuple[Entry, ...]:
         """CALL hooks for a call whose callee imports do not resolve (``<expr>.<method>(...)``, or
         ``method`` None for another callee)."""
-        found = self._call_unresolved.get(method)
+        found = self.call_unresolved_cache.get(method)
         if found is None:
-            found = self._call_unresolved[method] = tuple(
+            found = self.call_unresolved_cache[method] = tuple(
                 e for e in self.by_kind[CALL]
                 if e.hook.matches_all or e.hook.unresolved or (method is not None and method in e.hook.methods))
         return found
 
     def reference(self, qualified: str) -> tuple[Entry, ...]:
         """REFERENCE hooks for a chain that resolves to ``qualified``."""
-        found = self._reference.get(qualified)
+        found = self.reference_cache.get(qualified)
         if found is None:
-            found = self._reference[qualified] = tuple(
+            found = self.reference_cache[qualified] = tuple(
                 e for e in self.by_kind[REFERENCE] if e.hook.matches_all or _name_matches(e.hook, qualified))
         return found
 
     def attribute(self, name: str) -> tuple[Entry, ...]:
         """ATTRIBUTE hooks for ``<expr>.<name>``."""
-        found = self._attribute.get(name)
+        found = self.attribute_cache.get(name)
         if found is None:
-            found = self._attribute[name] = tuple(
+            found = self.attribute_cache[name] = tuple(
                 e for e in self.by_kind[ATTRIBUTE] if e.hook.matches_all or name in e.hook.methods)
         return found
 

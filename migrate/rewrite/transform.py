@@ -121,6 +121,10 @@ class RuleApplier(cst.CSTTransformer):
         self._function_hooks = self.hooks.every(FUNCTION)
         self._assign_hooks = self.hooks.every(ASSIGN)
         self._import_hooks = self.hooks.every(IMPORT)
+        self._attribute_cache = self.hooks.attribute_cache
+        self._reference_cache = self.hooks.reference_cache
+        self._call_cache = self.hooks.call_cache
+        self._call_unresolved_cache = self.hooks.call_unresolved_cache
         self.modified = False
         self.skipped: set[int] = set()
         self.stmt_stack: list[cst.CSTNode | None] = []  # enclosing values of ctx.current_stmt
@@ -260,7 +264,10 @@ class RuleApplier(cst.CSTTransformer):
             # a dotted module name in an import statement is the IMPORT hooks' business: rewriting it as
             # a reference would move `from keras.layers.recurrent import X` to a module that lacks X
             return updated_node
-        entries = self.hooks.attribute(original_node.attr.value)
+        name = original_node.attr.value
+        entries = self._attribute_cache.get(name)
+        if entries is None:
+            entries = self.hooks.attribute(name)
         if entries:
             result = claims(entries, self.ctx, Site(original_node, updated_node))
             if result is not None:
@@ -270,7 +277,9 @@ class RuleApplier(cst.CSTTransformer):
         raw = self.ctx.qualified_raw(original_node)
         if raw is None:
             return updated_node
-        entries = self.hooks.reference(raw[0])
+        entries = self._reference_cache.get(raw[0])
+        if entries is None:
+            entries = self.hooks.reference(raw[0])
         if not entries:
             return updated_node
         site = Site(original_node, updated_node, raw[0], raw[1], id(original_node) in self.call_funcs)
@@ -283,11 +292,16 @@ class RuleApplier(cst.CSTTransformer):
         func = original_node.func
         raw = self.ctx.qualified_raw(func)
         if raw is None:
-            entries = self.hooks.call_unresolved(func.attr.value if isinstance(func, cst.Attribute) else None)
+            method = func.attr.value if type(func) is cst.Attribute else None
+            entries = self._call_unresolved_cache.get(method)
+            if entries is None:
+                entries = self.hooks.call_unresolved(method)
             qualified, via_tf = None, False
         else:
             qualified, via_tf = raw
-            entries = self.hooks.call(qualified)
+            entries = self._call_cache.get(qualified)
+            if entries is None:
+                entries = self.hooks.call(qualified)
         if not entries:
             return updated_node
         cls = self.class_stack[-1] if self.class_stack else None
