@@ -100,6 +100,41 @@ def test_classifier_resumes_from_the_ported_h5(tmp_path: Path) -> None:
 
 
 @pytest.mark.backends
+def test_classifier_resumes_with_the_callback_as_a_schedule_saved_in_the_file(tmp_path: Path) -> None:
+    """Issue 13 item 4: the warmup-cosine callback as ``WarmUpCosineDecay`` inside the ``.keras`` file.
+
+    ``--model`` builds the modern classifier compiled with
+    ``LegacyAdam(WarmUpCosineDecay(...))``; the port fills its slots and
+    counter. Reloaded, it trains with no callback: the schedule, evaluated at
+    the restored ``iterations``, gives every step the legacy callback's rate
+    and the legacy losses.
+    """
+    import keras
+
+    import modern  # noqa: F401
+
+    ref = np.load(RESUME / "keras22.npz", allow_pickle=False)
+    config = json.loads(str(ref["config"]))
+    n, m = config["n"], config["m"]
+    out, report = _port(tmp_path, RESUME / f"keras22_step{n}.model.h5", "--model",
+                        f"{FACTORIES}:classifier_with_schedule", "--map", "keras22")
+    assert report["optimizer"]["keras3"].startswith("modern>LegacyAdam(learning_rate=WarmUpCosineDecay")
+    model = keras.saving.load_model(out, safe_mode=True)
+    losses, rates = [], []
+    for step in range(n, n + m):
+        rates.append(float(keras.ops.convert_to_numpy(model.optimizer.learning_rate)))
+        losses.append(float(np.asarray(model.train_on_batch(ref["tokens"][step], ref["labels"][step]))))
+    rate_rel = np.abs(np.asarray(rates) - ref["lr"]) / ref["lr"]
+    weights = {key.removeprefix("weight."): ref[key] for key in ref.files if key.startswith("weight.")}
+    weight_diff = max(_weight_diffs(model, report, weights).values())
+    rel = _report_figures("keras22 classifier, schedule in the file", losses, ref["losses"].astype(np.float64),
+                          weight_diff)
+    print(f"[{BACKEND}] resume keras22 classifier, schedule in the file: per-step rate relative diff "
+          f"{[f'{r:.1e}' for r in rate_rel]}")
+    assert rate_rel.max() <= 1e-6 and rel <= TOLERANCE and weight_diff <= TOLERANCE
+
+
+@pytest.mark.backends
 def test_classifier_without_the_optimizer_state_does_not_resume(tmp_path: Path) -> None:
     """The control: dropping the state (``--no-optimizer``) restarts Adam, and the losses drift."""
     import keras
