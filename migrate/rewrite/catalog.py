@@ -108,6 +108,9 @@ RULES: tuple[RuleInfo, ...] = (
     RuleInfo("KM313", "mask-argument", SAFE,
              "a layer whose call() takes a required `mask` argument (not a Keras mask) gets compute_mask "
              "returning None: no Keras 3 warning on mask=, outputs without a mask as in Keras 2"),
+    RuleInfo("KM314", "multi-output-subclass", SAFE,
+             "a subclass of a built-in layer (Embedding, ...) whose call() returns several outputs gets "
+             "compute_output_spec tracing call(): Keras 3's parent spec makes one tensor"),
     RuleInfo("KM401", "optimizer-lr-kwarg", SAFE,
              "optimizer `lr=` to `learning_rate=`; `decay=` to an exact InverseTimeDecay schedule"),
     RuleInfo("KM402", "optimizer-lr-attr", SAFE,
