@@ -361,6 +361,14 @@ KERAS1_LAYER_KWARGS: dict[str, str] = {
     "dropout_U": "recurrent_dropout",
 }
 
+#: Keras 1 keyword names that a layer still takes, with the same meaning, in Keras 2
+#: and 3: KM306 leaves them alone there. ``Embedding(input_dim, output_dim)`` never
+#: renamed ``output_dim`` (``units=`` raised "missing 1 required positional argument:
+#: 'output_dim'" in every program that passed it by keyword, keras-bert among them).
+KERAS1_KWARGS_KEPT: dict[str, frozenset[str]] = {
+    "Embedding": frozenset({"output_dim"}),
+}
+
 #: Layers whose Keras 2.2 defaults differ from Keras 3 (KM303): pinned explicitly.
 KERAS22_RNN_DEFAULTS: dict[str, tuple[tuple[str, str], ...]] = {
     "LSTM": (("recurrent_activation", "compat.legacy_hard_sigmoid"),),

@@ -20,7 +20,7 @@ import libcst as cst
 from migrate.rewrite.context import FileContext
 from migrate.rewrite.hooks import CALL, Hook, RuleSpec, Site
 from migrate.rewrite.symbols import map_name
-from migrate.rewrite.tables import KERAS1_LAYER_KWARGS, KERAS22_RNN_DEFAULTS
+from migrate.rewrite.tables import KERAS1_KWARGS_KEPT, KERAS1_LAYER_KWARGS, KERAS22_RNN_DEFAULTS
 from migrate.rewrite.templating import tidy_args
 
 SPEC = RuleSpec(
@@ -52,8 +52,9 @@ def on_call(ctx: FileContext, site: Site) -> cst.Call | None:
     # KM306
     if ctx.enabled("KM306"):
         present = {a.keyword.value for a in args if a.keyword is not None}
+        kept = KERAS1_KWARGS_KEPT.get(layer, frozenset())
         for i, a in enumerate(args):
-            if a.keyword is not None and a.keyword.value in KERAS1_LAYER_KWARGS:
+            if a.keyword is not None and a.keyword.value in KERAS1_LAYER_KWARGS and a.keyword.value not in kept:
                 new = KERAS1_LAYER_KWARGS[a.keyword.value]
                 if new in present:
                     ctx.report("KM306", original, f"both {a.keyword.value}= and {new}= given", fixed=False)

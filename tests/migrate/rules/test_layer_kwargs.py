@@ -20,6 +20,27 @@ def test_keras1_kwargs():
     assert "Dense(units=3, kernel_initializer='zero', kernel_regularizer=None)" in code
 
 
+def test_embedding_keeps_output_dim():
+    """Embedding(input_dim, output_dim) is the Keras 3 signature too: output_dim= stays
+    (it once became units=, which Keras 3's Embedding rejects; keras-bert's get_embedding
+    broke on it), also through an alias; Dense's output_dim= is still renamed."""
+    src = ("from tensorflow import keras\nfrom tensorflow.keras.layers import Embedding as E\n"
+           "a = keras.layers.Embedding(input_dim=2, output_dim=8)\nb = E(10, output_dim=4)\n"
+           "c = keras.layers.Dense(output_dim=3)\n")
+    code, findings = rw(src)
+    assert "keras.layers.Embedding(input_dim=2, output_dim=8)" in code and "E(10, output_dim=4)" in code
+    assert "keras.layers.Dense(units=3)" in code
+    assert len([f for f in findings if f.rule == "KM306" and "output_dim" in f.message]) == 1
+    assert_fixed_point(src)
+
+    import keras
+
+    namespace: dict[str, object] = {}
+    exec(compile(code, "embedding_kw.py", "exec"), namespace)
+    assert namespace["a"].output_dim == 8 and namespace["b"].output_dim == 4  # type: ignore[attr-defined]
+    assert isinstance(namespace["a"], keras.layers.Embedding)
+
+
 def test_noop_tf_keras2_source():
     src = "import tensorflow as tf\nfrom tensorflow.keras.layers import LSTM\na = LSTM(8)\n"
     code, findings = rw(src)
