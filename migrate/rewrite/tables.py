@@ -230,6 +230,9 @@ BACKEND_ROWS: tuple[BackendRow, ...] = (
                "KM203", "K.relu with options is keras.activations.relu", needs=("keras",)),
     BackendRow("bias_add", ("x", "bias", "data_format=None"), "ops.add({x}, {bias})", "KM203",
                "channels-last bias_add is a broadcast add"),
+    BackendRow("name_scope", ("name",), "keras.name_scope({name})", "KM203",
+               "the same context manager: it prefixes the names of the variables created inside "
+               "(keras-multi-head's MultiHead builds its copies under it)", ref="keras.name_scope", needs=("keras",)),
     # KM204 / KM205 / KM206 are structural (batch_dot.py, switch.py, get_set_value.py).
     # KM207: still in keras.backend in Keras 3.
     *(BackendRow(n, (), f"keras.backend.{n}()", "KM207", "kept: Keras 3 keras.backend still has it",
@@ -277,7 +280,6 @@ BACKEND_UNSUPPORTED: dict[str, str] = {
     "set_image_dim_ordering": "use keras.backend.set_image_data_format",
     "print_tensor": "use ops/print or jax.debug.print",
     "eval": "use ops.convert_to_numpy",
-    "name_scope": "use keras.name_scope",
     "conv1d": "use a keras.layers.Conv1D or ops.conv (argument layout differs)",
     "conv2d": "use a keras.layers.Conv2D or ops.conv (argument layout differs)",
     "pool2d": "use ops.max_pool/ops.average_pool",

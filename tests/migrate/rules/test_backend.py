@@ -81,3 +81,17 @@ def test_comments_above_a_dropped_alias_import_stay():
     assert "backend as K" not in code
     code, _ = rw("import keras\n# trailing note\nfrom keras import backend as K\n")
     assert code.endswith("# trailing note\n") and "backend as K" not in code
+
+
+def test_name_scope_is_keras_name_scope():
+    """K.name_scope (keras-multi-head's MultiHead builds each copy under one) is
+    keras.name_scope: same context manager, so variables created inside keep their prefix."""
+    src = ("from tensorflow import keras\nfrom tensorflow.keras import backend as K\n"
+           "with K.name_scope('sub_0'):\n    v = keras.Variable(1.0, name='w')\n")
+    code, findings = rw(src)
+    assert "with keras.name_scope('sub_0'):" in code and "K.name_scope" not in code
+    assert ("KM203", True) in {(f.rule, f.fixed) for f in findings}
+    assert_fixed_point(src)
+    namespace: dict[str, object] = {}
+    exec(compile(code, "name_scope.py", "exec"), namespace)
+    assert namespace["v"].path == "sub_0/w"  # type: ignore[attr-defined]
