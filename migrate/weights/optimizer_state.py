@@ -292,6 +292,11 @@ def plan_optimizer(source: WeightSource, model: Any, weight_plan: Any) -> Optimi
         values = _hyper_values(path, row, config)
         if user is not None:
             _check_user_optimizer(path, row, user, values)
+            decay = float(config.get("decay", 0.0) or 0.0)
+            if decay and not isinstance(user.get_config().get("learning_rate"), dict):
+                raise PortError(path, f"the legacy {row.legacy} decays its learning rate (decay={decay}) but --model's "
+                                      "optimizer has a constant one; compile it with learning_rate="
+                                      f"keras.optimizers.schedules.InverseTimeDecay(lr, 1, {decay}) or {NO_OPTIMIZER_HINT}")
             optimizer = user
         else:
             optimizer = _load_class(row.keras3)(**values)
@@ -315,6 +320,8 @@ def plan_optimizer(source: WeightSource, model: Any, weight_plan: Any) -> Optimi
                            loss=loss if isinstance(loss, str) else None)
     if training and loss is not None and not isinstance(loss, str) and user is None:
         result.notes.append("the legacy loss is not a built-in name; compiled without a loss (pass loss= to compile)")
+    if training and training.get("metrics") and user is None:
+        result.notes.append("the legacy metrics are not compiled (compile again with metrics=... to track them)")
     optimizer.build(model.trainable_variables)
     result.summary = _summary(optimizer)
     if source.format.startswith("keras-h5"):
