@@ -83,6 +83,9 @@ MODULE_ROWS: tuple[ModuleRow, ...] = (
     ModuleRow("keras.utils.conv_utils", "keras.utils", "conv_utils folded into keras.utils"),
     ModuleRow("keras.preprocessing.sequence", "keras.utils", "sequence helpers moved to keras.utils"),
     ModuleRow("keras.preprocessing.image", "keras.utils", "image helpers moved to keras.utils"),
+    # tf.keras's private backend_config (epsilon, floatx, image_data_format and their setters,
+    # imported by keras-bert's optimizers) is Keras 3's keras.config, same functions and values.
+    ModuleRow("keras.backend_config", "keras.config", "backend_config's functions live in keras.config"),
     ModuleRow("keras.optimizers.legacy", "keras.optimizers",
               "legacy OptimizerV2 classes are gone; the Keras 3 optimizer differs in details", {}, "KM103"),
 )

@@ -118,7 +118,8 @@ def _rewrite_from(ctx: FileContext, stmt: cst.SimpleStatementLine, node: cst.Imp
         special = hard_sigmoid.import_target(ctx, legacy, where)
         if special is not None:
             target, rule, reason = special
-        elif canon_mod.startswith("keras.backend") or legacy == "keras.backend":
+        elif canon_mod == "keras.backend" or canon_mod.startswith("keras.backend.") or legacy == "keras.backend":
+            # (keras.backend_config is a module of its own, moved to keras.config)
             target = legacy
             rule, reason = "", ""
         else:

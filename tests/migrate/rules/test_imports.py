@@ -92,3 +92,19 @@ def test_removed_name_report_says_what_to_use() -> None:
     assert "image_dataset_from_directory" in findings[0].message
     _, findings = rw("from keras.layers.recurrent import Recurrent\n")
     assert "keras.layers.RNN" in findings[0].message
+
+
+def test_backend_config_module_is_keras_config():
+    """keras-bert 0.89's optimizers import tf.keras's private backend_config for epsilon();
+    Keras 3 has the same functions in keras.config (KM103 'no keras.backend_config' before)."""
+    src = ("from tensorflow.python.keras import backend_config\n"
+           "from tensorflow.keras.backend_config import floatx\n"
+           "eps = backend_config.epsilon()\nkind = floatx()\n")
+    code, findings = rw(src)
+    assert "from keras import config as backend_config\n" in code
+    assert "from keras.config import floatx\n" in code
+    assert not [f for f in findings if not f.fixed]
+    assert_fixed_point(src)
+    namespace: dict[str, object] = {}
+    exec(compile(code, "backend_config.py", "exec"), namespace)
+    assert (namespace["eps"], namespace["kind"]) == (1e-7, "float32")
