@@ -19,6 +19,12 @@ __all__ = [
     "l2_normalize",
     "legacy_hard_sigmoid",
     "predict_classes",
+    "Add",
+    "Subtract",
+    "Multiply",
+    "Average",
+    "Maximum",
+    "Minimum",
 ]
 
 
@@ -150,3 +156,46 @@ def predict_classes(model, x, batch_size=32, verbose=0):
     if proba.shape[-1] > 1:
         return proba.argmax(axis=-1)
     return (proba > 0.5).astype("int32")
+
+
+def _keras2_merge_mask(mask):
+    """The output mask of a Keras 2 merge layer: the AND of the masks that are given.
+
+    Keras 3's merge layers return no mask as soon as one input has none, and the OR
+    of the masks otherwise; Keras 2 (2.2 and tf.keras 2.x) kept the AND of the masks
+    present. keras-bert adds a masked token embedding to an unmasked segment
+    embedding: with Keras 3's rule every attention layer after it lost the padding
+    mask and the outputs moved by 0.58.
+    """
+    if mask is None or not isinstance(mask, (list, tuple)):
+        return None
+    present = [m for m in mask if m is not None]
+    if not present:
+        return None
+    out = ops.cast(present[0], "bool")
+    for m in present[1:]:
+        out = ops.logical_and(out, ops.cast(m, "bool"))
+    return out
+
+
+def _keras2_mask_merge(base):
+    """A subclass of the Keras 3 merge layer ``base`` whose output mask is Keras 2's."""
+
+    def compute_mask(self, inputs, mask=None):
+        return _keras2_merge_mask(mask)
+
+    cls = type(base.__name__, (base,), {
+        "compute_mask": compute_mask,
+        "__module__": __name__,
+        "__doc__": f"``keras.layers.{base.__name__}`` with the Keras 2 output mask (the AND of the input masks "
+                   "that are given); the outputs are the same. Written by ``migrate rewrite`` (KM315).",
+    })
+    return keras.saving.register_keras_serializable(package="migrate_compat")(cls)
+
+
+Add = _keras2_mask_merge(keras.layers.Add)
+Subtract = _keras2_mask_merge(keras.layers.Subtract)
+Multiply = _keras2_mask_merge(keras.layers.Multiply)
+Average = _keras2_mask_merge(keras.layers.Average)
+Maximum = _keras2_mask_merge(keras.layers.Maximum)
+Minimum = _keras2_mask_merge(keras.layers.Minimum)

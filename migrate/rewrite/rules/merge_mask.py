@@ -1,0 +1,45 @@
+"""KM315: Keras 2 merge layers keep Keras 2's output mask (``compat.Add``, ...).
+
+A merge layer's output mask changed meaning in Keras 3. Keras 2 (2.2 and tf.keras
+2.x) returned the AND of the input masks that are present; Keras 3's ``Add``,
+``Subtract``, ``Multiply``, ``Average``, ``Maximum`` and ``Minimum`` return *no* mask
+when any input has none, and the OR of the masks otherwise. The outputs of the merge
+are the same, but every masked layer after it computes something else: keras-bert adds
+its masked token embedding to the unmasked segment embedding, and on Keras 3 the
+attention layers downstream lost the padding mask (outputs off by 0.58).
+
+In Keras 2 code (reached through ``tensorflow.keras``, or a known Keras 2 dialect) the
+constructor is rewritten to its ``modern.compat`` twin, a subclass that only overrides
+``compute_mask`` with the Keras 2 rule, so the numbers are Keras 2's with or without
+masks, and a ``.keras`` file names ``migrate_compat>Add`` (registered by importing
+``modern.compat``, which the rewritten module does). Code whose dialect cannot be
+told (plain ``keras`` without Keras 2.2 markers: it may be Keras 3 already) is left
+alone.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from migrate.rewrite.context import FileContext
+from migrate.rewrite.hooks import CALL, Hook, Order, RuleSpec, Site
+
+RULE = "KM315"
+_LAYERS = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum")
+
+SPEC = RuleSpec(
+    ids=(RULE,),
+    hooks=(Hook(CALL, names=tuple(f"keras.layers.{name}" for name in _LAYERS)),),
+    after=(Order("layer_kwargs", "Keras 1 keywords are renamed on the keras.layers call before its callee "
+                 "becomes the compat twin"),),
+)
+
+
+def on_call(ctx: FileContext, site: Site) -> cst.Call | None:
+    updated: cst.Call = site.updated
+    if not ctx.enabled(RULE) or not (site.via_tf or ctx.source in ("keras-2.2", "tf-keras-2")):
+        return None
+    name = str(site.qualified).rsplit(".", 1)[1]
+    ctx.report(RULE, site.original, f"keras.layers.{name} -> compat.{name} (Keras 2's output mask: the AND of the "
+               "masks given; Keras 3's drops it when one input has none)", fixed=True)
+    return updated.with_changes(func=ctx.expr(f"compat.{name}"))
