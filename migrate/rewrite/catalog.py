@@ -111,6 +111,12 @@ RULES: tuple[RuleInfo, ...] = (
     RuleInfo("KM314", "multi-output-subclass", SAFE,
              "a subclass of a built-in layer (Embedding, ...) whose call() returns several outputs gets "
              "compute_output_spec tracing call(): Keras 3's parent spec makes one tensor"),
+    RuleInfo("KM315", "merge-mask", SAFE,
+             "Keras 2 Add/Subtract/Multiply/Average/Maximum/Minimum -> their modern.compat twins with Keras 2's "
+             "output mask (AND of the masks given; Keras 3 drops it when one input has none)"),
+    RuleInfo("KM316", "build-shape-list", SAFE,
+             "isinstance(input_shape, list) in a layer's build/compute_output_shape -> a test for a list of "
+             "shapes (Keras 3 rebuilds a loaded layer from a JSON list)"),
     RuleInfo("KM401", "optimizer-lr-kwarg", SAFE,
              "optimizer `lr=` to `learning_rate=`; `decay=` to an exact InverseTimeDecay schedule"),
     RuleInfo("KM402", "optimizer-lr-attr", SAFE,
