@@ -117,6 +117,9 @@ RULES: tuple[RuleInfo, ...] = (
     RuleInfo("KM316", "build-shape-list", SAFE,
              "isinstance(input_shape, list) in a layer's build/compute_output_shape -> a test for a list of "
              "shapes (Keras 3 rebuilds a loaded layer from a JSON list)"),
+    RuleInfo("KM317", "activation-name", SAFE,
+             "a module-level function named like a Keras 3 activation (gelu, swish, ...) is registered, so a "
+             ".keras file does not load Keras 3's own function of that name in its place"),
     RuleInfo("KM401", "optimizer-lr-kwarg", SAFE,
              "optimizer `lr=` to `learning_rate=`; `decay=` to an exact InverseTimeDecay schedule"),
     RuleInfo("KM402", "optimizer-lr-attr", SAFE,

@@ -90,6 +90,8 @@ def on_class(ctx: FileContext, site: Site) -> cst.ClassDef | None:
             or not is_layer_class(ctx, info.name)):
         return None
     members = list(updated.body.body)
+    # Findings are placed at the original method (the updated nodes have no position).
+    originals = {m.name.value: m for m in site.original.body.body if isinstance(m, cst.FunctionDef)}
     changed = False
     for i, member in enumerate(members):
         if not (isinstance(member, cst.FunctionDef) and member.name.value in _METHODS):
@@ -102,7 +104,7 @@ def on_class(ctx: FileContext, site: Site) -> cst.ClassDef | None:
         if tests.count:
             members[i] = member.with_changes(body=body)
             changed = True
-            ctx.report(RULE, member, f"{info.name}.{member.name.value}: isinstance({param}, list) -> a test for "
+            ctx.report(RULE, originals.get(member.name.value, site.original), f"{info.name}.{member.name.value}: isinstance({param}, list) -> a test for "
                        "a list of shapes (Keras 3 rebuilds from a JSON list on load)", fixed=True)
     if not changed:
         return None
