@@ -13,17 +13,37 @@ from legacy_ref.goldens.format import GoldenCase
 # between CPUs (oneDNN picks kernels by instruction set), hence a small
 # absolute tolerance, an order of magnitude below the migration tolerance.
 OUTPUT_ATOL = 1e-6
+# After optimizer steps those last-bit differences are amplified (Adam
+# divides by sqrt(v) + tiny epsilon): a tutorial trained on an AMD EPYC
+# without AVX-512 ends 3.7e-6 from the goldens made elsewhere. Trained cases
+# (a "train_step" or "optimizer" in their config) are held to the migration
+# tolerance instead (DESIGN 6).
+TRAINED_OUTPUT_ATOL = 1e-5
+# Figures stored in a config (an argmax margin) are measured from outputs and
+# rounded; they may move in their last digit with the outputs.
+CONFIG_RTOL = 1e-3
+
+
+def _same_config(fresh: object, committed: object) -> bool:
+    if isinstance(fresh, dict) and isinstance(committed, dict):
+        return fresh.keys() == committed.keys() and all(_same_config(fresh[k], committed[k]) for k in fresh)
+    if isinstance(fresh, list) and isinstance(committed, list):
+        return len(fresh) == len(committed) and all(map(_same_config, fresh, committed))
+    if isinstance(fresh, float) and isinstance(committed, float):
+        return bool(np.isclose(fresh, committed, rtol=CONFIG_RTOL, atol=0.0))
+    return fresh == committed
 
 
 def compare_case(name: str, fresh: GoldenCase, committed: GoldenCase) -> list[str]:
     """Return a human-readable line per difference between two cases."""
     problems: list[str] = []
-    if fresh.config != committed.config:
+    if not _same_config(fresh.config, committed.config):
         problems.append(f"{name}: config differs: {fresh.config} != {committed.config}")
     for section, new, old, atol in (
         ("input", fresh.inputs, committed.inputs, 0.0),
         ("weight", fresh.weights, committed.weights, 0.0),
-        ("output", fresh.outputs, committed.outputs, OUTPUT_ATOL),
+        ("output", fresh.outputs, committed.outputs,
+         TRAINED_OUTPUT_ATOL if {"train_step", "optimizer"} & committed.config.keys() else OUTPUT_ATOL),
     ):
         if new.keys() != old.keys():
             problems.append(

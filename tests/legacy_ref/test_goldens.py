@@ -1,7 +1,8 @@
 """The committed golden arrays are what the legacy code produces today.
 
 Regenerates every case from ``legacy_ref`` on CPU and compares with
-``tests/goldens``: inputs and weights exactly, outputs to 1e-6. A failure
+``tests/goldens``: inputs and weights exactly, outputs to 1e-6 (trained cases to
+1e-5, see ``legacy_ref.goldens.compare``). A failure
 means either the legacy reference changed (regenerate with
 ``python -m legacy_ref.goldens`` and review the diff) or the goldens were
 edited by hand.
