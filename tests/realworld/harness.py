@@ -222,6 +222,13 @@ def _mark(record: dict[str, Any], stage: str, key: str) -> str:
     return "-"
 
 
+def _roundtrip(record: dict[str, Any]) -> str:
+    mark = _mark(record, "round trip", "roundtrip")
+    if "roundtrip_diff" in record and not record.get("roundtrip"):
+        mark += f" ({record['roundtrip_diff']:.1e} off)"
+    return mark
+
+
 def table(rows: list[Row]) -> str:
     """The issue-12 table in Markdown, then every red row's exact error."""
     head = "| library | model | findings fixed / review | import | build | load | max diff | fit | .keras round trip |"
@@ -234,7 +241,7 @@ def table(rows: list[Row]) -> str:
             diff += " FAIL"
         lines.append(
             f"| {row.library} | {row.model} | {row.fixed} / {row.review} | {imported} | {_mark(r, 'build', 'build')} "
-            f"| {_mark(r, 'load', 'load')} | {diff} | {_mark(r, 'fit', 'fit')} | {_mark(r, 'round trip', 'roundtrip')} |"
+            f"| {_mark(r, 'load', 'load')} | {diff} | {_mark(r, 'fit', 'fit')} | {_roundtrip(r)} |"
         )
     errors = [f"- {row.library} {row.model} ({row.record.get('failed_stage')}): `{row.record['error']}`"
               for row in rows if "error" in row.record]
