@@ -91,7 +91,8 @@ def feed_forward(keras: Any) -> Any:
 def position_embedding_add(keras: Any) -> Any:
     from keras_pos_embd import PositionEmbedding
 
-    return _dense_model(keras, PositionEmbedding(input_dim=SEQ, output_dim=8, mode=PositionEmbedding.MODE_ADD, name="pos"))
+    layer = PositionEmbedding(input_dim=SEQ, output_dim=8, mode=PositionEmbedding.MODE_ADD, name="pos")
+    return _dense_model(keras, layer)
 
 
 def trig_position_embedding(keras: Any) -> Any:

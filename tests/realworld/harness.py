@@ -134,7 +134,8 @@ def rewrite(work: Path) -> tuple[Path, Path, dict[str, Any]]:
     copy_packages(rewritten)
     report = work / "rewrite-report.json"
     done = subprocess.run(
-        [str(Path(sys.executable).parent / "migrate"), "rewrite", "--jobs", "1", "--report", str(report), str(rewritten)],
+        [str(Path(sys.executable).parent / "migrate"), "rewrite", "--jobs", "1", "--report", str(report),
+         str(rewritten)],
         capture_output=True, text=True, timeout=PROCESS_TIMEOUT_S, env=_env(legacy=False),
     )
     # Exit 1 means findings that need a human: those are rows of the table, not errors.
@@ -163,7 +164,8 @@ def modern(lib: Library, rewritten: Path, oracle_dir: Path, work: Path) -> dict[
     out = work / "modern" / lib.dist
     out.mkdir(parents=True, exist_ok=True)
     done = subprocess.run(
-        [sys.executable, "-m", "tests.realworld.run_case", "modern", lib.dist, str(rewritten), str(out), str(oracle_dir)],
+        [sys.executable, "-m", "tests.realworld.run_case", "modern", lib.dist, str(rewritten), str(out),
+         str(oracle_dir)],
         capture_output=True, text=True, timeout=PROCESS_TIMEOUT_S, env=_env(legacy=False), cwd=ROOT,
     )
     records = {}

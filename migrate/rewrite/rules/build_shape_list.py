@@ -104,7 +104,8 @@ def on_class(ctx: FileContext, site: Site) -> cst.ClassDef | None:
         if tests.count:
             members[i] = member.with_changes(body=body)
             changed = True
-            ctx.report(RULE, originals.get(member.name.value, site.original), f"{info.name}.{member.name.value}: isinstance({param}, list) -> a test for "
+            where = originals.get(member.name.value, site.original)
+            ctx.report(RULE, where, f"{info.name}.{member.name.value}: isinstance({param}, list) -> a test for "
                        "a list of shapes (Keras 3 rebuilds from a JSON list on load)", fixed=True)
     if not changed:
         return None

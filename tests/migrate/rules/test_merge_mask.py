@@ -81,7 +81,8 @@ def test_rewritten_model_equals_tf_keras_with_masks():
         return model
 
     model = run(rw(BERT_LIKE)[0])
-    np.testing.assert_allclose(model.predict([x_tok, x_seg], verbose=0), expected, atol=1e-6)  # type: ignore[attr-defined]
+    got = model.predict([x_tok, x_seg], verbose=0)  # type: ignore[attr-defined]
+    np.testing.assert_allclose(got, expected, atol=1e-6)
     unmasked = run(rw(BERT_LIKE, ignore=frozenset({"KM315"}))[0])
     assert np.abs(unmasked.predict([x_tok, x_seg], verbose=0) - expected).max() > 1e-3  # type: ignore[attr-defined]
 
