@@ -76,6 +76,9 @@ RULES: tuple[RuleInfo, ...] = (
     RuleInfo("KM212", "backend-name", SAFE,
              "K.backend() (the name of the backend in use) to keras.backend.backend(); the standalone "
              "spelling is already Keras 3"),
+    RuleInfo("KM213", "in-train-phase", SAFE,
+             "K.in_train_phase(x, alt, training=t) -> (x if t else alt), calling function branches; without "
+             "`training` (the learning phase) reported"),
     RuleInfo("KM301", "positional-call-args", SAFE,
              "non-input positional arguments (training, mask, ...) to keywords, from the callee's `call` signature in the module"),
     RuleInfo("KM302", "add-weight-positional", SAFE,

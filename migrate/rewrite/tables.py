@@ -264,7 +264,6 @@ BACKEND_UNSUPPORTED: dict[str, str] = {
     "rnn": "use a keras.layers.RNN with a cell",
     "learning_phase": "pass training= explicitly",
     "set_learning_phase": "pass training= explicitly",
-    "in_train_phase": "branch on the `training` argument of call()",
     "in_test_phase": "branch on the `training` argument of call()",
     "update": "use variable.assign",
     "update_add": "use variable.assign_add",
