@@ -306,8 +306,10 @@ def test_sigint_reports_what_was_done(tmp_path: Path, jobs: str) -> None:
     [line] = err.strip().splitlines()
     changed = sum(f.read_text() != legacy for f in files)
     assert 0 < changed < len(files)
+    # Under load the interrupt can land after a single file: the summary then says "1 file".
+    noun = "file" if changed == 1 else "files"
     assert line.startswith(f"migrate: interrupted after {changed} of {len(files)} files (the rest were not "
-                           f"touched); {changed} files changed, 0 unchanged, 0 failed"), line
+                           f"touched); {changed} {noun} changed, 0 unchanged, 0 failed"), line
     assert not [p for p in tree.iterdir() if "migrate-tmp" in p.name]
 
 
