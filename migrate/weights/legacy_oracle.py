@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from migrate.weights.errors import PortError
+from migrate.weights.errors import PortError, one_line
 from migrate.weights.source import WeightSource
 
 REQUEST = "request.json"
@@ -141,11 +141,6 @@ def legacy_outputs_here(source: WeightSource, legacy_spec: str | None, probe: An
     )
 
 
-def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text[:400]}" if text else type(exc).__name__
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     workdir = Path(argv[0])
@@ -164,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     except PortError as exc:
         error = {"path": exc.path, "detail": exc.detail}
     except (Exception, SystemExit) as exc:  # the user's legacy program or tf_keras failed
-        error = {"path": request["source"], "detail": f"--verify: the legacy model failed on tf_keras ({_one_line(exc)})"}
+        error = {"path": request["source"], "detail": f"--verify: the legacy model failed on tf_keras ({type(exc).__name__}: {one_line(exc)})"}
     (workdir / ERROR).write_text(json.dumps(error))
     return 2
 
