@@ -54,10 +54,11 @@ class Library:
 
     @property
     def packages(self) -> list[str]:
-        """The library's own top-level packages (keras-bert also ships a ``tests``
-        package, which is not its code and would shadow ours)."""
+        """The library's own top-level packages. Several also ship ``tests`` and
+        ``demo`` packages (keras-bert, keras-gpt-2, ...), which are not their code, would
+        shadow ours and clash with each other."""
         names = (self.dist_info / "top_level.txt").read_text().split()
-        return [name for name in names if name != "tests"]
+        return [name for name in names if name not in ("tests", "demo")]
 
 
 def libraries() -> list[Library]:
