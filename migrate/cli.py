@@ -72,6 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     from migrate.port_cli import add_port_parser
 
     add_port_parser(sub)
+    from migrate.program_verify import add_verify_parser
+
+    add_verify_parser(sub)
     return parser
 
 
@@ -285,6 +288,10 @@ def main(argv: list[str] | None = None) -> int:
         from migrate.port_cli import cmd_port
 
         return cmd_port(args)
+    if args.command == "verify":
+        from migrate.program_verify import cmd_verify
+
+        return cmd_verify(args)
     return 0
 
 
