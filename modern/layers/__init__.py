@@ -11,8 +11,14 @@ One module per public layer or small group of layers:
 
 ``_attention_kernel`` holds the attention core both families share and the
 one speed hook Keras lacks (see its docstring).
+
+The CyberZHG family (keras-bert and the libraries under it) lives in its own
+namespace, :mod:`modern.layers.bert_family`, because its class names
+(``MultiHeadAttention``, ``LayerNormalization``...) clash with Keras's and
+with the Keras-2.2 ports; importing this package registers it.
 """
 
+from modern.layers import bert_family
 from modern.layers.attention import ActivatedMultiHeadAttention, ScaledDotProductAttention
 from modern.layers.normalization import LegacyLayerNormalization
 from modern.layers.position import SinusoidalPositionEmbedding
@@ -40,6 +46,7 @@ __all__ = [
     "TransformerDecoderLayer",
     "TransformerEncoder",
     "TransformerEncoderLayer",
+    "bert_family",
     "attention_mask_from_legacy",
     "cached_causal_padding_mask",
     "causal_padding_mask",
