@@ -11,6 +11,9 @@ importing libcst. Rule ids are grouped by family:
 * ``KM4xx`` training (optimizer ``lr``/``decay``, ``fit_generator``, metrics,
   learning-rate schedules, removed ``compile``/``fit`` arguments)
 * ``KM5xx`` saving and checkpoints (always reported; weights go through ``migrate port``)
+* ``KC1xx`` pitfall checks of ``migrate check`` (report only): listed in
+  ``migrate/check/catalog.py``, not in ``RULES`` or ``FAMILIES`` here, because no
+  rewrite hook implements them (the registry tests require one per id here)
 
 Tiers: ``safe`` rewrites keep behaviour exactly and are applied; ``unsafe``
 entries may change numbers or need a human, and are only reported (and, with
@@ -155,11 +158,15 @@ RULES: tuple[RuleInfo, ...] = (
 RULES_BY_ID: dict[str, RuleInfo] = {r.id: r for r in RULES}
 
 
-def expand_selection(items: list[str] | None) -> set[str]:
+def expand_selection(items: list[str] | None, rules: tuple[RuleInfo, ...] | None = None,
+                     listing: str = "migrate rules") -> set[str]:
     """Expand rule ids and prefixes (``KM2``, ``KM20``) to the matching ids.
 
+    ``rules``: the catalogue to match in (default ``RULES``; ``migrate check`` passes
+    its own), ``listing``: the command that lists it, for the error message.
     Raises ``ValueError`` naming the unknown entry so the CLI can say what to fix.
     """
+    rules = RULES if rules is None else rules
     if not items:
         return set()
     out: set[str] = set()
@@ -168,8 +175,8 @@ def expand_selection(items: list[str] | None) -> set[str]:
             item = item.strip().upper()
             if not item:
                 continue
-            matched = {r.id for r in RULES if r.id.startswith(item)}
+            matched = {r.id for r in rules if r.id.startswith(item)}
             if not matched:
-                raise ValueError(f"unknown rule id or prefix {item!r}; see `migrate rules`")
+                raise ValueError(f"unknown rule id or prefix {item!r}; see `{listing}`")
             out |= matched
     return out
