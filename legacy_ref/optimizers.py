@@ -1,0 +1,194 @@
+"""The legacy custom optimizers and learning-rate callbacks, run on tf_keras: training trajectories.
+
+This is the numerical reference for :mod:`modern.optimizers` and the epoch
+schedules of :mod:`modern.schedules_epoch`. It is meant to run as a script in a
+subprocess with ``TF_USE_LEGACY_KERAS=1`` (so that ``tensorflow.keras``, which
+the libraries import, is ``tf_keras``)::
+
+    TF_USE_LEGACY_KERAS=1 python -m legacy_ref.optimizers CASES.json OUT.npz
+
+``CASES.json`` is a list of cases (see :func:`run_case`); for each case the
+same small model (fixed initial weights, fixed batches) is trained for a few
+steps with ``train_on_batch``, and ``OUT.npz`` receives the model's initial
+weights, the batches, and per case the loss of every step, the weights after
+the last step and the learning rate each step used (for callbacks).
+
+The shim (documented here because it is the only thing between the published
+code and the runtime):
+
+* keras-bert 0.89's ``AdamWarmup`` and keras-rectified-adam 0.20's ``RAdam``
+  subclass ``tensorflow.keras.optimizers.Optimizer``, which in their era
+  (TensorFlow 2.0-2.10) was ``OptimizerV2`` (``_set_hyper``,
+  ``_resource_apply_dense``). Since TF 2.11 that name is the new optimizer,
+  which has none of that API. :func:`library_optimizer` imports the library
+  while that one attribute of ``tf_keras``'s ``optimizers`` module points at
+  ``tf_keras.optimizers.legacy.Optimizer`` (the ``OptimizerV2`` class itself),
+  then puts it back. Nothing else of the libraries is touched.
+* The libraries live in ``<venv>/realworld`` (installed with ``--no-deps`` by
+  ``./dev``), which is not on ``sys.path``; this script appends it, in its own
+  process only.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: Where ``./dev`` installs the published legacy libraries.
+REALWORLD = Path(sys.prefix) / "realworld"
+
+#: The model every trajectory trains: 4 inputs -> Dense(5, tanh) -> Dense(3), MSE.
+INPUTS, HIDDEN, OUTPUTS, BATCH = 4, 5, 3, 8
+
+
+def problem(steps: int, seed: int = 0) -> dict[str, np.ndarray]:
+    """The fixed initial weights and per-step batches (float32) all trajectories share."""
+    rng = np.random.RandomState(seed)
+    return {
+        "kernel_0": rng.uniform(-0.7, 0.7, (INPUTS, HIDDEN)).astype("float32"),
+        "bias_0": rng.uniform(-0.1, 0.1, (HIDDEN,)).astype("float32"),
+        "kernel_1": rng.uniform(-0.7, 0.7, (HIDDEN, OUTPUTS)).astype("float32"),
+        "bias_1": rng.uniform(-0.1, 0.1, (OUTPUTS,)).astype("float32"),
+        "x": rng.normal(size=(steps, BATCH, INPUTS)).astype("float32"),
+        "y": rng.normal(size=(steps, BATCH, OUTPUTS)).astype("float32"),
+    }
+
+
+def initial_weights(data: dict[str, np.ndarray]) -> list[np.ndarray]:
+    return [data["kernel_0"], data["bias_0"], data["kernel_1"], data["bias_1"]]
+
+
+def library_optimizer(spec: str) -> Any:
+    """The optimizer class ``module:Class`` of an installed legacy library, imported through the shim."""
+    import tf_keras
+
+    module_name, _, class_name = spec.partition(":")
+    if str(REALWORLD) not in sys.path:
+        sys.path.append(str(REALWORLD))
+    # What `from tensorflow.keras.optimizers import ...` reads (tf_keras' public
+    # v2 API module, not `tf_keras.optimizers`).
+    namespace = importlib.import_module("tensorflow.keras.optimizers")
+    saved = namespace.Optimizer
+    # The libraries bind `Optimizer` at import time (`from tensorflow.keras.optimizers
+    # import Optimizer`), so the name only has to be right while they import.
+    namespace.Optimizer = tf_keras.optimizers.legacy.Optimizer
+    try:
+        module = importlib.import_module(module_name)
+    finally:
+        namespace.Optimizer = saved
+    cls = getattr(module, class_name)
+    if not issubclass(cls, tf_keras.optimizers.legacy.Optimizer):
+        raise RuntimeError(f"{spec} was imported before the shim (it is not an OptimizerV2); "
+                           "import it only through legacy_ref.optimizers.library_optimizer")
+    return cls
+
+
+def _optimizer(case: dict[str, Any]) -> Any:
+    import tf_keras
+
+    spec = case["legacy"]
+    if spec.startswith("tf_keras:"):
+        cls = getattr(tf_keras.optimizers.legacy, spec.partition(":")[2])
+    else:
+        cls = library_optimizer(spec)
+    return cls(**case.get("kwargs", {}))
+
+
+def _epoch_function(case: dict[str, Any]) -> Any:
+    """The per-epoch learning-rate functions people passed to ``LearningRateScheduler``.
+
+    Written as the blog posts and the Keras docs wrote them (a pure function of
+    the epoch, Python floats); ``case["function"]`` names one, ``case["args"]``
+    gives its constants.
+    """
+    args = case["args"]
+    kind = case["function"]
+    if kind == "step_decay":
+        # initial * drop ** floor((1 + epoch) / epochs_drop)
+        def step_decay(epoch, lr=None):
+            return args["initial"] * math.pow(args["drop"], math.floor((1 + epoch) / args["epochs_drop"]))
+        return step_decay
+    if kind == "exp_decay":
+        # initial * exp(-k * epoch)
+        def exp_decay(epoch, lr=None):
+            return args["initial"] * math.exp(-args["k"] * epoch)
+        return exp_decay
+    if kind == "keep_then_exp":
+        # The Keras docs' scheduler: keep lr for `hold` epochs, then lr * exp(-k) each epoch.
+        def scheduler(epoch, lr):
+            if epoch < args["hold"]:
+                return lr
+            return lr * math.exp(-args["k"])
+        return scheduler
+    raise ValueError(f"unknown epoch function {kind!r}")
+
+
+def run_case(case: dict[str, Any], data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Train the shared model with one case's optimizer (and callback); return its trajectory.
+
+    A case is ``{"name", "legacy": "module:Class" or "tf_keras:Adam", "kwargs",
+    optionally "steps_per_epoch", "function", "args"}``; with ``"function"`` the
+    optimizer is driven by ``tf_keras.callbacks.LearningRateScheduler`` over
+    epochs of ``steps_per_epoch`` batches, through ``fit``, as legacy programs did.
+    """
+    import tensorflow as tf
+    import tf_keras
+
+    tf.random.set_seed(0)
+    model = tf_keras.Sequential([
+        tf_keras.layers.Dense(HIDDEN, activation="tanh", input_shape=(INPUTS,)),
+        tf_keras.layers.Dense(OUTPUTS),
+    ])
+    model.set_weights(initial_weights(data))
+    model.compile(optimizer=_optimizer(case), loss="mse")
+    x, y = data["x"], data["y"]
+    steps = x.shape[0]
+    if "function" not in case:
+        losses = [float(model.train_on_batch(x[i], y[i])) for i in range(steps)]
+        return {"loss": np.asarray(losses, np.float64),
+                **{f"weight_{i}": w for i, w in enumerate(model.get_weights())}}
+    per_epoch = int(case["steps_per_epoch"])
+    epochs = steps // per_epoch
+    rates: list[float] = []
+
+    class Record(tf_keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            # After LearningRateScheduler's on_epoch_begin: the rate this batch uses.
+            rates.append(float(tf_keras.backend.get_value(self.model.optimizer.lr)))
+
+    scheduler = tf_keras.callbacks.LearningRateScheduler(_epoch_function(case))
+    for epoch in range(epochs):
+        # One fit call per epoch, so epoch e trains on batches e*p .. e*p+p-1 in order.
+        part = slice(epoch * per_epoch, (epoch + 1) * per_epoch)
+        model.fit(x[part].reshape(-1, INPUTS), y[part].reshape(-1, OUTPUTS), batch_size=BATCH,
+                  initial_epoch=epoch, epochs=epoch + 1, shuffle=False, verbose=0,
+                  callbacks=[scheduler, Record()])
+    return {"lr": np.asarray(rates, np.float64),
+            **{f"weight_{i}": w for i, w in enumerate(model.get_weights())}}
+
+
+def main(argv: list[str]) -> int:
+    if os.environ.get("TF_USE_LEGACY_KERAS") != "1":
+        raise SystemExit("legacy_ref.optimizers needs TF_USE_LEGACY_KERAS=1 (tensorflow.keras must be tf_keras)")
+    cases_path, out_path, steps = argv[0], argv[1], int(argv[2]) if len(argv) > 2 else 20
+    cases = json.loads(Path(cases_path).read_text())
+    data = problem(steps)
+    arrays: dict[str, np.ndarray] = dict(data)
+    for case in cases:
+        for key, value in run_case(case, data).items():
+            arrays[f"{case['name']}/{key}"] = value
+    tmp = Path(out_path).with_suffix(".tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, out_path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
