@@ -160,8 +160,6 @@ def factory_spec(program: str, factory: str | None, what: str) -> str:
     _, sep, name = program.rpartition(":")
     # A Windows drive letter or a bare path is not a factory name.
     if sep and name and name.isidentifier():
-        if factory and factory != name:
-            raise PortError(program, f"{what}: names factory {name!r} but --factory says {factory!r}; give one")
         return program
     if not factory:
         raise PortError(program, f"{what}: which factory builds the model? pass --factory NAME (or {program}:NAME)")
@@ -429,8 +427,12 @@ def verify_programs(request: VerifyRequest) -> VerifyResult:
 
     if not (request.atol >= 0):
         raise PortError("--atol", f"must be a number >= 0, not {request.atol}")
-    old = factory_spec(request.old, request.factory, "OLD")
-    new = factory_spec(request.new, request.factory, "NEW")
+    # A factory named on one side only (OLD.py NEW.py:build) is taken for both.
+    named = [name for _, sep, name in (p.rpartition(":") for p in (request.old, request.new))
+             if sep and name.isidentifier()]
+    factory = request.factory or (named[0] if named else None)
+    old = factory_spec(request.old, factory, "OLD")
+    new = factory_spec(request.new, factory, "NEW")
     _check_program_file(old, "OLD")
     _check_program_file(new, "NEW")
     if request.report is not None:
