@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     from migrate.program_verify import add_verify_parser
 
     add_verify_parser(sub)
+    from migrate.check.driver import add_check_parser
+
+    add_check_parser(sub)
     return parser
 
 
@@ -284,6 +287,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_rules(args)
     if args.command == "rewrite":
         return cmd_rewrite(args)
+    if args.command in ("check", "doctor"):
+        from migrate.check.driver import cmd_check
+
+        return cmd_check(args)
     if args.command == "port":
         from migrate.port_cli import cmd_port
 
