@@ -215,6 +215,76 @@ def _bert_pretrain_batch(rng: np.random.Generator) -> Batch:
     return [tokens, segments, masked]
 
 
+# ---- keras-gpt-2 -----------------------------------------------------------------------
+
+
+def gpt_2(keras: Any) -> Any:
+    # The package's __init__ also imports its BPE tokenizer (`regex`, installed apart by
+    # ./dev from library-deps.txt); the builder is keras_gpt_2.get_model.
+    import keras_gpt_2
+
+    return keras_gpt_2.get_model(n_vocab=TOKENS, n_ctx=SEQ, n_embd=8, n_head=2, n_layer=1)
+
+
+# ---- keras-transformer-xl / keras-xlnet ------------------------------------------------
+# Both keep a memory of earlier segments in a non-trainable variable that each call
+# updates; the fixed batch asks for no memory (memory length 0), so each prediction
+# depends on the batch alone and the two sides can be compared.
+MEMORY = 2
+
+
+def transformer_xl(keras: Any) -> Any:
+    from keras_transformer_xl import build_transformer_xl
+
+    return build_transformer_xl(
+        units=8, embed_dim=8, hidden_dim=16, num_token=TOKENS, num_block=1, num_head=2, batch_size=BATCH,
+        memory_len=MEMORY, target_len=SEQ,
+    )
+
+
+def _memory_length() -> np.ndarray:
+    return np.zeros((BATCH, 1), dtype="float32")
+
+
+def _transformer_xl_batch(rng: np.random.Generator) -> Batch:
+    return [_tokens(rng)[0], _memory_length()]
+
+
+def xlnet(keras: Any) -> Any:
+    # keras_xlnet's __init__ imports its sentencepiece tokenizer (installed apart, see
+    # library-deps.txt); build_xlnet reads the padding index from it.
+    from keras_xlnet import build_xlnet
+
+    return build_xlnet(
+        units=8, training=False, num_token=TOKENS, num_block=1, num_head=2, hidden_dim=16, batch_size=BATCH,
+        memory_len=MEMORY, target_len=SEQ,
+    )
+
+
+def _xlnet_batch(rng: np.random.Generator) -> Batch:
+    tokens, segments = _bert_batch(rng)
+    return [tokens, segments, _memory_length()]
+
+
+# ---- bert4keras ------------------------------------------------------------------------
+# bert4keras picks Keras through its own switch: TF_KERAS=1 (set for both sides by the
+# harness) makes its backend module put `tf.keras` in `sys.modules['keras']`.
+
+
+def _bert4keras(model: str) -> Callable[[Any], Any]:
+    def build(keras: Any) -> Any:
+        from bert4keras.models import build_transformer_model
+
+        return build_transformer_model(
+            model=model, vocab_size=TOKENS, hidden_size=8, num_hidden_layers=2, num_attention_heads=2,
+            intermediate_size=16, hidden_act="gelu", max_position_embeddings=SEQ, dropout_rate=0.0,
+            attention_dropout_rate=0.0,
+        )
+
+    build.__name__ = f"bert4keras_{model}"
+    return build
+
+
 CASES: tuple[Case, ...] = (
     Case("keras-layer-normalization", "LayerNormalization", layer_norm, _floats),
     Case("keras-position-wise-feed-forward", "FeedForward", feed_forward, _floats),
@@ -230,6 +300,11 @@ CASES: tuple[Case, ...] = (
     Case("keras-transformer", "get_model", transformer, lambda rng: _tokens(rng, 2)),
     Case("keras-bert", "get_model(training=True)", bert_pretrain, _bert_pretrain_batch),
     Case("keras-bert", "get_model(training=False)", bert_encoder, _bert_batch),
+    Case("keras-transformer-xl", "build_transformer_xl", transformer_xl, _transformer_xl_batch),
+    Case("keras-xlnet", "build_xlnet(training=False)", xlnet, _xlnet_batch),
+    Case("keras-gpt-2", "get_model", gpt_2, _tokens),
+    Case("bert4keras", "build_transformer_model(bert)", _bert4keras("bert"), _bert_batch),
+    Case("bert4keras", "build_transformer_model(albert)", _bert4keras("albert"), _bert_batch),
 )
 
 

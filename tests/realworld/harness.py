@@ -109,6 +109,9 @@ def _env(legacy: bool) -> dict[str, str]:
     else:
         env.pop("TF_USE_LEGACY_KERAS", None)
     env["PYTHONPATH"] = str(ROOT)
+    # bert4keras's own switch to tf.keras (its backend module then puts `tf.keras` in
+    # sys.modules['keras']); no other library reads it.
+    env["TF_KERAS"] = "1"
     return env
 
 

@@ -84,6 +84,9 @@ def legacy(library: str, out: Path) -> int:
     keras = tf.keras
     if not keras.__name__.startswith("tf_keras"):
         raise SystemExit("the legacy oracle needs TF_USE_LEGACY_KERAS=1 (tf.keras must be tf_keras)")
+    from legacy_ref import era
+
+    era.install()  # what the libraries' era accepted and tf_keras 2.21 removed (documented there)
     status = 0
     for case in cases_of(library):
         where = out / slug(case)
@@ -176,6 +179,9 @@ def modern(library: str, out: Path, oracle: Path) -> int:
 def main(argv: list[str]) -> int:
     side, library, packages, out = argv[:4]
     sys.path.append(packages)
+    # What the libraries import that is not Keras code (regex, sentencepiece): installed
+    # apart by ./dev from library-deps.txt, never rewritten.
+    sys.path.append(str(Path(sys.prefix) / "realworld-deps"))
     if side == "legacy":
         return legacy(library, Path(out))
     if side == "modern":
