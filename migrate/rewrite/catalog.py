@@ -11,6 +11,8 @@ importing libcst. Rule ids are grouped by family:
 * ``KM4xx`` training (optimizer ``lr``/``decay``, ``fit_generator``, metrics,
   learning-rate schedules, removed ``compile``/``fit`` arguments)
 * ``KM5xx`` saving and checkpoints (always reported; weights go through ``migrate port``)
+* ``KM6xx`` silent changes: defaults and meanings that differ in Keras 3 without an error
+  (the table is ``legacy_defaults.py``)
 * ``KC1xx`` pitfall checks of ``migrate check`` (report only): listed in
   ``migrate/check/catalog.py``, not in ``RULES`` or ``FAMILIES`` here, because no
   rewrite hook implements them (the registry tests require one per id here)
@@ -43,6 +45,7 @@ FAMILIES: dict[str, str] = {
     "KM3": "layers and calls",
     "KM4": "training: optimizers, fit, metrics, schedules",
     "KM5": "saving and checkpoints",
+    "KM6": "silent changes: legacy defaults and meanings",
 }
 
 RULES: tuple[RuleInfo, ...] = (
@@ -153,6 +156,8 @@ RULES: tuple[RuleInfo, ...] = (
              "ModelCheckpoint filepath must end in .keras (or .weights.h5 with save_weights_only)"),
     RuleInfo("KM504", "legacy-checkpoint-restore", UNSAFE,
              "load_weights of TF checkpoints / tf.train.Checkpoint restore of legacy checkpoints: use `migrate port`"),
+    RuleInfo("KM601", "keras2-l1-l2-defaults", SAFE,
+             "keras.regularizers.l1_l2() in Keras 2 code: l1=0.01, l2=0.01 written out (Keras 3 defaults to 0.0)"),
 )
 
 RULES_BY_ID: dict[str, RuleInfo] = {r.id: r for r in RULES}
