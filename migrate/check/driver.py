@@ -46,7 +46,20 @@ def check_source(source: bytes | str, path: str, selected: frozenset[str] | None
     from migrate.check.program import Program
 
     tree = _parse(source)
-    return _run(Program(tree, path), path, selected, lambda line: (path, line))
+    text = source if isinstance(source, str) else _text(source)
+    return _run(Program(tree, path, text), path, selected, lambda line: (path, line))
+
+
+def _text(source: bytes) -> str:
+    """The source as text for quoting it in messages (as Python decodes it; empty when it cannot)."""
+    import io
+    import tokenize
+
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(source).readline)
+        return source.decode(encoding)
+    except (SyntaxError, UnicodeDecodeError, LookupError):
+        return ""
 
 
 def _parse(source: bytes | str) -> ast.Module:
@@ -118,7 +131,8 @@ def check_notebook(source: bytes, path: str, selected: frozenset[str] | None = N
         first, cell = max((s for s in starts if s[0] <= at), default=(1, 1))
         return f"{path}[cell {cell}]", at - first + 1
 
-    return _run(Program(_parse("".join(parts)), path), path, selected, place)
+    joined = "".join(parts)
+    return _run(Program(_parse(joined), path, joined), path, selected, place)
 
 
 def check_file(path: str, selected: frozenset[str] | None, max_bytes: int = DEFAULT_MAX_BYTES) -> FileResult:
@@ -211,6 +225,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         except OSError as exc:
             print(f"migrate check: error: cannot write report {args.report}: {exc.strerror}", file=sys.stderr)
             return 2
+    sys.stdout.flush()  # the findings before the summary when both go to one terminal or file
     checked = sum(r.status == "checked" for r in results)
     failed = sum(r.status == "failed" for r in results)
     print(f"{checked} file{'s' if checked != 1 else ''} checked, {failed} failed; "

@@ -67,7 +67,7 @@ def _compile(prog: Program, scope: Scope, call: ast.Call) -> Iterator[tuple[str,
     if isinstance(loss, Loss):
         hit = mismatch(model.act, loss.from_logits)
         if hit:
-            yield "KC101", loss_node, _message(hit, model.act, model.origin, loss.label)  # type: ignore[misc]
+            yield "KC101", loss_node, _message(prog, hit, model.act, model.origin, loss.label)  # type: ignore[misc]
 
 
 def _loss_call(prog: Program, scope: Scope, call: ast.Call) -> Iterator[tuple[str, ast.AST, str]]:
@@ -76,7 +76,7 @@ def _loss_call(prog: Program, scope: Scope, call: ast.Call) -> Iterator[tuple[st
         logits = argument(call, TF_LOGIT_LOSSES[name], "logits")
         out = prog.value(logits, scope) if logits is not None else None
         if isinstance(out, Tensor) and mismatch(out.act, True):
-            yield "KC101", logits, _message("probabilities", out.act, out.origin, f"tf.nn.{name}")  # type: ignore[misc]
+            yield "KC101", logits, _message(prog, "probabilities", out.act, out.origin, f"tf.nn.{name}")  # type: ignore[misc]
         return
     if name in LOSS_FUNCTIONS:
         flag = argument(call, 2, "from_logits")
@@ -94,7 +94,7 @@ def _loss_call(prog: Program, scope: Scope, call: ast.Call) -> Iterator[tuple[st
     if isinstance(out, Tensor):
         hit = mismatch(out.act, from_logits)
         if hit:
-            yield "KC101", y_pred, _message(hit, out.act, out.origin, label)  # type: ignore[misc]
+            yield "KC101", y_pred, _message(prog, hit, out.act, out.origin, label)  # type: ignore[misc]
 
 
 def mismatch(act: str, from_logits: bool | None) -> str | None:
@@ -106,8 +106,10 @@ def mismatch(act: str, from_logits: bool | None) -> str | None:
     return None
 
 
-def _message(kind: str, act: str, origin: ast.AST | None, loss: str) -> str:
-    where = f" ({keras_node_text(origin)}, line {origin.lineno})" if origin is not None and hasattr(origin, "lineno") else ""
+def _message(prog: Program, kind: str, act: str, origin: ast.AST | None, loss: str) -> str:
+    where = ""
+    if origin is not None and hasattr(origin, "lineno"):
+        where = f" (`{keras_node_text(origin, prog.source)}`, line {origin.lineno})"
     if kind == "logits":
         return (f"logits fed to {loss}, which expects probabilities: the output has no activation{where}; "
                 "pass from_logits=True to the loss (or end the model with a softmax/sigmoid)")

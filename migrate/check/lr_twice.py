@@ -82,10 +82,6 @@ def _sets_lr(prog: Program, scope: Scope, cb: ast.AST) -> str | None:
     value = prog.value(cb, scope)
     if isinstance(value, Instance) and _callback_sets_lr(value.cls):
         return f"callback {value.cls.name}"
-    if isinstance(cb, ast.Call):
-        api = prog.api(cb.func)
-        if api in _LR_CALLBACKS:
-            return api
     return None
 
 

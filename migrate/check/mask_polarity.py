@@ -226,7 +226,7 @@ def run(prog: Program) -> Iterator[tuple[str, ast.AST, str]]:
                 line = scope.line_of(node)
                 for pol, origin in sorted(reader.polarity(mask, scope, line), key=lambda po: po[0]):
                     if pol != want:
-                        yield "KC103", node, _message(pol, origin, use)
+                        yield "KC103", node, _message(prog, mask, pol, origin, use)
                         break
 
 
@@ -238,16 +238,16 @@ def _demands(prog: Program, scope: Scope, node: ast.AST) -> Iterator[tuple[ast.A
             if c is None:
                 continue
             if c <= -_BIG:
-                yield other, MASKED, f"added as `mask * {keras_node_text(big)}`"
+                yield other, MASKED, f"added as `mask * {keras_node_text(big, prog.source)}`"
             elif c >= _BIG and isinstance(other, ast.BinOp) and isinstance(other.op, ast.Sub) \
                     and number(other.right) == 1:
-                yield other.left, KEEP, f"added as `(mask - 1) * {keras_node_text(big)}`"
+                yield other.left, KEEP, f"added as `(mask - 1) * {keras_node_text(big, prog.source)}`"
     elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Sub) and isinstance(node.right, ast.BinOp) \
             and isinstance(node.right.op, ast.Mult):
         for big, other in ((node.right.left, node.right.right), (node.right.right, node.right.left)):
             c = number(big)
             if c is not None and c >= _BIG:
-                yield other, MASKED, f"subtracted as `{keras_node_text(big)} * mask`"
+                yield other, MASKED, f"subtracted as `{keras_node_text(big, prog.source)} * mask`"
     elif isinstance(node, ast.Call):
         name = prog.api(node.func)
         if name == "where" and len(node.args) == 3:
@@ -268,13 +268,17 @@ def _demands(prog: Program, scope: Scope, node: ast.AST) -> Iterator[tuple[ast.A
                 yield m, KEEP, "passed as mask= of keras Softmax (True = keep)"
 
 
-def _message(pol: str, origin: ast.AST, use: str) -> str:
-    built = f"{keras_node_text(origin)}, line {getattr(origin, 'lineno', '?')}"
+def _message(prog: Program, mask: ast.AST, pol: str, origin: ast.AST, use: str) -> str:
+    text = keras_node_text(mask, prog.source)
+    built = keras_node_text(origin, prog.source)
+    source = f"from `{built}`, line {getattr(origin, 'lineno', '?')}"
+    if text == built:
+        source = f"line {getattr(origin, 'lineno', '?')}"
     if pol == KEEP:
-        return (f"mask built with 1 = keep ({built}) but {use}, which treats 1 as masked: real tokens are "
-                "blocked and padding attended; use (1 - mask) there, or build the mask with equal(x, 0)")
-    return (f"mask built with 1 = masked ({built}) but {use}, which treats 1 as keep: padding is attended and "
-            "real tokens blocked; use (1 - mask) there, or build the mask with not_equal(x, 0)")
+        return (f"`{text}` holds 1 = keep ({source}) but is {use}, which treats 1 as masked: real tokens are "
+                "blocked and padding attended; flip it (1 - mask) or build it with equal(x, 0)")
+    return (f"`{text}` holds 1 = masked ({source}) but is {use}, which treats 1 as keep: padding is attended and "
+            "real tokens blocked; flip it (1 - mask) or build it with not_equal(x, 0)")
 
 
 def _assigned_before(scope: Scope, name: str, line: int) -> bool:

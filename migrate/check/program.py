@@ -210,9 +210,10 @@ def _own_nodes(stmt: ast.AST) -> Iterator[ast.AST]:
 class Program:
     """One parsed module (or the joined code cells of a notebook)."""
 
-    def __init__(self, tree: ast.Module, path: str) -> None:
+    def __init__(self, tree: ast.Module, path: str, source: str = "") -> None:
         self.tree = tree
         self.path = path
+        self.source = source
         self.imports: dict[str, str] = {}
         self.star_roots: list[str] = []
         self.functions: dict[str, Scope] = {}
@@ -458,7 +459,7 @@ class Program:
         target_node = func.value if isinstance(func, ast.Attribute) and func.attr in ("predict", "call") else func
         target = self.value(target_node, scope, line, depth)
         if isinstance(target, Layer):
-            if isinstance(func, ast.Attribute):
+            if target_node is not func:  # layer.call(...) / layer.predict(...): not how layers are used
                 return None
             if target.passthrough:
                 inner = self.value(call.args[0], scope, line, depth) if call.args else None
@@ -586,10 +587,8 @@ def _is_keras(qualified: str) -> bool:
     return root in _KERAS_ROOTS or "keras" in root
 
 
-def keras_node_text(node: ast.AST) -> str:
-    """Short source-like text of a node for messages (``Dense(10)``)."""
-    try:
-        text = ast.unparse(node)
-    except Exception:  # pragma: no cover - ast.unparse handles every node ast.parse makes
-        return "?"
+def keras_node_text(node: ast.AST, source: str = "") -> str:
+    """Short text of a node for messages (``Dense(10)``): as written when ``source`` is given."""
+    text = (ast.get_source_segment(source, node) if source else None) or ast.unparse(node)
+    text = " ".join(text.split())
     return text if len(text) <= 60 else text[:57] + "..."
