@@ -85,6 +85,9 @@ RULES: tuple[RuleInfo, ...] = (
     RuleInfo("KM213", "in-train-phase", SAFE,
              "K.in_train_phase(x, alt, training=t) -> (x if t else alt), calling function branches; without "
              "`training` (the learning phase) reported"),
+    RuleInfo("KM214", "variable-update", SAFE,
+             "K.update/update_add/update_sub(v, x) -> v.assign/assign_add/assign_sub(x); self.add_update of one -> "
+             "the assignment (Keras 3 has no add_update)"),
     RuleInfo("KM301", "positional-call-args", SAFE,
              "non-input positional arguments (training, mask, ...) to keywords, from the callee's `call` signature in the module"),
     RuleInfo("KM302", "add-weight-positional", SAFE,
@@ -158,6 +161,9 @@ RULES: tuple[RuleInfo, ...] = (
              "load_weights of TF checkpoints / tf.train.Checkpoint restore of legacy checkpoints: use `migrate port`"),
     RuleInfo("KM601", "keras2-l1-l2-defaults", SAFE,
              "keras.regularizers.l1_l2() in Keras 2 code: l1=0.01, l2=0.01 written out (Keras 3 defaults to 0.0)"),
+    RuleInfo("KM602", "keras22-clipnorm", SAFE,
+             "optimizer clipnorm= in Keras 2.2 code -> global_clipnorm= (2.2 clipped the norm of all gradients "
+             "together; Keras 3's clipnorm clips each variable)"),
 )
 
 RULES_BY_ID: dict[str, RuleInfo] = {r.id: r for r in RULES}
