@@ -25,7 +25,8 @@ RULE = "KM409"
 
 SPEC = RuleSpec(
     ids=(RULE,),
-    hooks=(Hook(CALL, prefixes=("keras.optimizers.",)),),
+    # the constructor goes on to KM602 (optimizer_clipnorm), which renames Keras 2.2's clipnorm=
+    hooks=(Hook(CALL, prefixes=("keras.optimizers.",), chain=True),),
     after=(Order("optimizer_lr", "KM401 renames lr= and turns decay= into a schedule first; the defaults "
                  "pinned here are added to that call"),),
 )
