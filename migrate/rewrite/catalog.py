@@ -150,7 +150,8 @@ RULES: tuple[RuleInfo, ...] = (
              "LearningRateSchedule.__call__ casts `step` to float32 (Keras 3 passes an integer step)"),
     RuleInfo("KM409", "keras2-optimizer-args", SAFE,
              "optimizer epsilon=None (Keras 2: K.epsilon()) to keras.config.epsilon(); Keras 2.2 Adagrad "
-             "accumulator start pinned to 0; Nadam schedule_decay and the 2.2 Nadam momentum schedule reported"),
+             "accumulator start pinned to 0; tf.keras 2 Lion learning_rate=1e-4 pinned; Nadam schedule_decay, "
+             "the 2.2 Nadam momentum schedule and the 2.2 Adagrad/RMSprop epsilon placement reported"),
     RuleInfo("KM501", "save-weights-path", UNSAFE,
              "save_weights/load_weights paths must end in .weights.h5 in Keras 3"),
     RuleInfo("KM502", "model-save-format", UNSAFE,

@@ -10,6 +10,13 @@
 * ``Nadam(schedule_decay=...)`` is not accepted by Keras 3, which uses a fixed
   ``0.96**step`` momentum schedule; the Keras 2.2 ``Nadam`` used
   ``0.96**(0.004*step)``. Both are reported: the updates differ.
+* The Keras 2.2 ``RMSprop`` divided by ``sqrt(v) + epsilon``, Keras 3 by
+  ``sqrt(v + epsilon)``; reported like Adagrad's (no argument moves it).
+* tf.keras 2's ``Lion`` defaulted to ``learning_rate=1e-4``, Keras 3's to ``1e-3``: the
+  tf.keras value is pinned in tf.keras 2 code.
+
+Each of these is a row of ``migrate/rewrite/legacy_defaults.py``, measured on both
+runtimes by ``tests/migrate/rules/test_legacy_defaults.py``.
 """
 
 from __future__ import annotations
@@ -41,10 +48,16 @@ def _is_none(node: cst.BaseExpression) -> bool:
     return isinstance(node, cst.Name) and node.value == "None"
 
 
+#: tf.keras 2 default learning rates that Keras 3 changed (optimizers KM401 does not know).
+TF_KERAS2_LR_DEFAULTS = {"Lion": "0.0001"}
+
+
 def _rewrite(ctx: FileContext, qualified: str, original: cst.Call, updated: cst.Call) -> cst.Call | None:
     if not qualified.startswith("keras.optimizers.") or qualified.count(".") != 2 or not ctx.enabled(RULE):
         return None
     name = qualified.rsplit(".", 1)[1]
+    if name in TF_KERAS2_LR_DEFAULTS:
+        return _pin_tf_keras2_lr(ctx, name, original, updated)
     if name not in OPTIMIZERS:
         return None
     args = list(updated.args)
@@ -68,6 +81,9 @@ def _rewrite(ctx: FileContext, qualified: str, original: cst.Call, updated: cst.
             changed = True
         ctx.report(RULE, original, "Adagrad: Keras 3 divides by sqrt(accumulator + epsilon), Keras 2.2 by "
                    "sqrt(accumulator) + epsilon; updates differ slightly", fixed=False)
+    if name == "RMSprop" and keras22:
+        ctx.report(RULE, original, "RMSprop: Keras 3 divides by sqrt(v + epsilon), Keras 2.2 by sqrt(v) + epsilon; "
+                   "updates differ slightly", fixed=False)
     if name == "Nadam":
         if "schedule_decay" in keywords:
             ctx.report(RULE, original, "Nadam(schedule_decay=...) is not accepted by Keras 3 (fixed 0.96**step "
@@ -77,4 +93,17 @@ def _rewrite(ctx: FileContext, qualified: str, original: cst.Call, updated: cst.
                        "with 0.96**step; the updates differ", fixed=False)
     if not changed:
         return None
+    return updated.with_changes(args=tidy_args(args))
+
+
+def _pin_tf_keras2_lr(ctx: FileContext, name: str, original: cst.Call, updated: cst.Call) -> cst.Call | None:
+    args = list(updated.args)
+    if ctx.source != "tf-keras-2" or any(a.star for a in args):
+        return None
+    if any(a.keyword is None or a.keyword.value in ("learning_rate", "lr") for a in args):
+        return None  # the learning rate is given (first positional argument or by keyword)
+    value = TF_KERAS2_LR_DEFAULTS[name]
+    args.insert(0, cst.Arg(keyword=cst.Name("learning_rate"), value=ctx.expr(value), equal=_EQ))
+    ctx.report(RULE, original, f"{name}: tf.keras 2 default learning_rate={value} written out (Keras 3's is "
+               "0.001)", fixed=True)
     return updated.with_changes(args=tidy_args(args))

@@ -50,3 +50,40 @@ def test_alias_epsilon_none_any_dialect():
 
 def test_idempotent():
     assert_fixed_point(K22 + "a = Adam(epsilon=None)\ng = Adagrad()\n")
+
+
+def test_rmsprop_epsilon_placement_reported_for_keras22():
+    _, findings = rw(K22 + "from keras.optimizers import RMSprop\nr = RMSprop(lr=1e-3)\n")
+    assert [f.message for f in findings if f.rule == "KM409" and not f.fixed] == [
+        "RMSprop: Keras 3 divides by sqrt(v + epsilon), Keras 2.2 by sqrt(v) + epsilon; updates differ slightly"]
+    _, findings = rw("import tensorflow as tf\nr = tf.keras.optimizers.RMSprop()\n")
+    assert "KM409" not in rules_of(findings)
+
+
+def test_lion_tf_keras2_learning_rate_pinned():
+    src = ("import tensorflow as tf\nfrom tensorflow.keras.optimizers import Lion\na = tf.keras.optimizers.Lion()\n"
+           "b = Lion(beta_1=0.95)\nc = Lion(3e-4)\nd = Lion(learning_rate=1e-5)\n")
+    code, findings = rw(src)
+    assert "a = keras.optimizers.Lion(learning_rate=0.0001)" in code
+    assert "b = Lion(learning_rate=0.0001, beta_1=0.95)" in code
+    assert "c = Lion(3e-4)" in code and "d = Lion(learning_rate=1e-5)" in code
+    assert len([f for f in findings if f.rule == "KM409" and f.fixed]) == 2
+    assert_fixed_point(src)
+    _, findings = rw("import keras\nopt = keras.optimizers.Lion()\n")  # maybe Keras 3 already: left alone
+    assert "KM409" not in rules_of(findings)
+
+
+def test_lion_pin_reproduces_the_tf_keras_step():
+    import tf_keras
+    import tensorflow as tf
+    import keras
+
+    g = np.array([0.3, -2.0], "float32")
+    v_legacy = tf.Variable(np.zeros(2, "float32"))
+    tf_keras.optimizers.Lion().apply_gradients([(tf.constant(g), v_legacy)])
+    code, _ = rw("import tensorflow as tf\nopt = tf.keras.optimizers.Lion()\n")
+    namespace: dict[str, object] = {}
+    exec(compile(code, "lion.py", "exec"), namespace)
+    v = keras.Variable(np.zeros(2, "float32"))
+    namespace["opt"].apply_gradients([(keras.ops.convert_to_tensor(g), v)])  # type: ignore[attr-defined]
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(v), v_legacy.numpy(), rtol=1e-6)
