@@ -58,6 +58,12 @@ def add_port_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     port.add_argument("--verify", action="store_true",
                       help="run a fixed input through the legacy and the ported model; fail above --atol")
     port.add_argument("--atol", type=float, default=1e-5, help="--verify tolerance (default 1e-5)")
+    port.add_argument("--verify-training", type=int, default=None, metavar="K",
+                      help="after writing OUT, train K random batches in the legacy checkpoint (tf_keras) and in OUT; "
+                           "exit 1 if a loss differs by more than --rtol or a weight after K steps by more than --atol "
+                           "(a full-model HDF5 SOURCE saved with its optimizer state)")
+    port.add_argument("--rtol", type=float, default=1e-5,
+                      help="--verify-training: relative tolerance on each step's loss (default 1e-5)")
     port.add_argument("--dry-run", action="store_true", help="print the plan (source -> target [transform]) and stop")
     port.add_argument("--report", metavar="FILE.json", help="write the plan, dropped optimizer state and figures as JSON")
     port.add_argument("--force", action="store_true", help="overwrite an existing OUT (never SOURCE itself)")
@@ -174,10 +180,16 @@ def cmd_port(args: argparse.Namespace) -> int:
     summary = _WarningSummary()
     try:
         with _SignalGuard(), summary:
+            if args.verify_training is not None and (args.verify_training < 1 or args.dry_run):
+                raise PortError("--verify-training", "takes a number of steps >= 1 and a written file (not --dry-run)")
             try:
                 run_port(request)
             finally:
                 remove_temp_files()
+            if args.verify_training is not None:
+                from migrate.weights.verify import verify_training
+
+                verify_training(request, args.verify_training, args.rtol)
     except PortError as exc:
         summary.print()
         print(f"migrate port: error: {exc}", file=sys.stderr)
