@@ -93,7 +93,8 @@ RULES: tuple[RuleInfo, ...] = (
     RuleInfo("KM302", "add-weight-positional", SAFE,
              "add_weight(name, shape, ...) positional arguments to keywords in the Keras 2 order"),
     RuleInfo("KM303", "keras22-rnn-defaults", SAFE,
-             "Keras 2.2 LSTM/GRU defaults pinned: recurrent_activation=hard_sigmoid (2.2 formula), GRU reset_after=False"),
+             "Keras 2.2 LSTM/GRU defaults pinned: recurrent_activation=hard_sigmoid (2.2 formula), GRU reset_after=False; "
+             "tf.keras 2 ConvLSTM1D/2D/3D recurrent_activation=hard_sigmoid"),
     RuleInfo("KM304", "keras2-hard-sigmoid", SAFE,
              "'hard_sigmoid' activations in Keras 2 code to modern.compat.legacy_hard_sigmoid (0.2*x+0.5, not "
              "relu6(x+3)/6)"),

@@ -6,6 +6,9 @@
   (detected from its imports, or ``--from keras-2.2``), because Keras 3 changed
   both defaults. The 2.2 hard sigmoid is ``0.2*x+0.5``, so the pin uses
   ``modern.compat.legacy_hard_sigmoid``.
+  tf.keras 2 code gets the same pin on ``ConvLSTM1D/2D/3D``, whose
+  ``recurrent_activation`` stayed ``'hard_sigmoid'`` in tf.keras 2 while LSTM/GRU moved
+  to ``'sigmoid'`` (row ``convlstm-recurrent-activation`` of ``legacy_defaults.py``).
 * KM304: an explicit ``'hard_sigmoid'`` activation in Keras 2 code (2.2 or
   tf.keras 2.x: both used ``0.2*x+0.5``) likewise; reported when the dialect is
   unknown (the code may already be Keras 3).
@@ -28,6 +31,19 @@ SPEC = RuleSpec(
     # the rewritten constructor call goes on to the checks of KM310/KM311 and to KM305's Input marker
     hooks=(Hook(CALL, prefixes=("keras.layers.", "keras.engine", "keras.legacy"), chain=True),),
 )
+
+#: tf.keras 2 layers whose defaults Keras 3 changed (KM303 in tf.keras 2 code): the
+#: convolutional LSTMs kept Keras 2.2's hard sigmoid (0.2*x+0.5) through tf.keras 2.
+TF_KERAS2_RNN_DEFAULTS: dict[str, tuple[tuple[str, str], ...]] = {
+    name: (("recurrent_activation", "compat.legacy_hard_sigmoid"),)
+    for name in ("ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D")
+}
+
+#: How many positional arguments may come before the first pinned keyword in the legacy
+#: signature (``filters, kernel_size, strides, padding, data_format, dilation_rate,
+#: activation`` for the convolutional LSTMs; checked against tf_keras by the tests);
+#: more than that and the pin is left to a human. Other layers: one (the units).
+POSITIONAL_BEFORE_PINS: dict[str, int] = {"ConvLSTM1D": 7, "ConvLSTM2D": 7, "ConvLSTM3D": 7}
 
 _ACTIVATION_KWARGS = ("activation", "recurrent_activation", "inner_activation")
 _EQ = cst.AssignEqual(whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace(""))
@@ -81,12 +97,15 @@ def on_call(ctx: FileContext, site: Site) -> cst.Call | None:
             changed = True
     # KM303 / KM307
     pins = KERAS22_RNN_DEFAULTS.get(layer)
+    tf_keras2 = ctx.source == "tf-keras-2" and layer in TF_KERAS2_RNN_DEFAULTS
+    if tf_keras2:
+        pins = TF_KERAS2_RNN_DEFAULTS[layer]
     if pins:
         present = {a.keyword.value for a in args if a.keyword is not None}
         n_pos = sum(1 for a in args if a.keyword is None and not a.star)
-        if keras22 and ctx.enabled("KM303"):
-            if any(a.star for a in args) or n_pos > 1:
-                ctx.report("KM303", original, f"{layer}: Keras 2.2 defaults differ; pin them by hand", fixed=False)
+        if (keras22 or tf_keras2) and ctx.enabled("KM303"):
+            if any(a.star for a in args) or n_pos > POSITIONAL_BEFORE_PINS.get(layer, 1):
+                ctx.report("KM303", original, f"{layer}: Keras 2 defaults differ; pin them by hand", fixed=False)
             else:
                 added = []
                 for key, value in pins:
@@ -94,7 +113,8 @@ def on_call(ctx: FileContext, site: Site) -> cst.Call | None:
                         args.append(cst.Arg(keyword=cst.Name(key), value=ctx.expr(value), equal=_EQ))
                         added.append(f"{key}={value}")
                 if added:
-                    ctx.report("KM303", original, f"{layer}: Keras 2.2 defaults pinned: {', '.join(added)}",
+                    dialect = "tf.keras 2" if tf_keras2 else "Keras 2.2"
+                    ctx.report("KM303", original, f"{layer}: {dialect} defaults pinned: {', '.join(added)}",
                                fixed=True)
                     changed = True
         elif ctx.source == "unknown" and ctx.enabled("KM307"):

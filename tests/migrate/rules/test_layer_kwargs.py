@@ -78,3 +78,51 @@ def test_unknown_dialect_findings_get_no_todo_comment():
     once = assert_fixed_point("import tensorflow as tf\nl = tf.keras.layers.LSTM(4)\n", todo_comments=True)
     _, findings = rw(once, todo_comments=True)
     assert [(f.rule, f.fixed) for f in findings] == [("KM307", False)] and "TODO" not in once
+
+
+def test_tf_keras2_convlstm_hard_sigmoid_pinned():
+    """tf.keras 2 kept recurrent_activation='hard_sigmoid' on the convolutional LSTMs only."""
+    src = ("import tensorflow as tf\nfrom tensorflow.keras import layers\n"
+           "a = layers.ConvLSTM2D(4, 3)\nb = tf.keras.layers.ConvLSTM1D(2, 3, recurrent_activation='tanh')\n"
+           "c = layers.LSTM(4)\n")
+    code, findings = rw(src)
+    assert "a = keras.layers.ConvLSTM2D(4, 3, recurrent_activation=compat.legacy_hard_sigmoid)" in code
+    assert "recurrent_activation='tanh')" in code and "c = keras.layers.LSTM(4)\n" in code
+    assert [f.message for f in findings if f.rule == "KM303"] == [
+        "ConvLSTM2D: tf.keras 2 defaults pinned: recurrent_activation=compat.legacy_hard_sigmoid"]
+    assert_fixed_point(src)
+
+
+def test_tf_keras2_convlstm_pin_reproduces_tf_keras():
+    import keras
+    import tf_keras
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2, 3, 5, 5, 2)).astype("float32")
+    legacy = tf_keras.layers.ConvLSTM2D(3, 3, padding="same")
+    want = legacy(x).numpy()
+    code, _ = rw("import tensorflow as tf\nlayer = tf.keras.layers.ConvLSTM2D(3, 3, padding='same')\n")
+    namespace: dict[str, object] = {}
+    exec(compile(code, "convlstm.py", "exec"), namespace)
+    layer = namespace["layer"]
+    layer.build(x.shape)  # type: ignore[attr-defined]
+    layer.set_weights(legacy.get_weights())  # type: ignore[attr-defined]
+    got = keras.ops.convert_to_numpy(layer(x))  # type: ignore[operator]
+    plain = keras.layers.ConvLSTM2D(3, 3, padding="same")
+    plain.build(x.shape)
+    plain.set_weights(legacy.get_weights())
+    print(f"ConvLSTM2D max abs diff {np.abs(got - want).max():.2e}")
+    assert np.abs(got - want).max() <= 1e-5
+    assert np.abs(keras.ops.convert_to_numpy(plain(x)) - want).max() > 1e-3  # Keras 3's default sigmoid differs
+
+
+def test_positional_limit_matches_the_legacy_signatures():
+    import inspect
+
+    import tf_keras
+
+    from migrate.rewrite.rules.layer_kwargs import POSITIONAL_BEFORE_PINS
+
+    for name, limit in POSITIONAL_BEFORE_PINS.items():
+        params = list(inspect.signature(getattr(tf_keras.layers, name).__init__).parameters)[1:]
+        assert params.index("recurrent_activation") == limit, name
