@@ -170,15 +170,15 @@ class Scope:
     statements: list[ast.stmt] = field(default_factory=list)  # every statement, nested blocks included
     stmt_line: dict[int, int] = field(default_factory=dict)  # id(node) -> line of its statement
     returns: list[ast.expr | None] = field(default_factory=list)
+    own: list[ast.AST] = field(default_factory=list)  # what nodes() gives, collected once while reading
 
     @property
     def name(self) -> str:
         return getattr(self.node, "name", "<module>")
 
-    def nodes(self) -> Iterator[ast.AST]:
-        """Every expression node of this scope (not those of nested functions), in source order."""
-        for stmt in self.statements:
-            yield from _own_nodes(stmt)
+    def nodes(self) -> list[ast.AST]:
+        """Every node of this scope (not those of nested functions), statement by statement in source order."""
+        return self.own
 
     def line_of(self, node: ast.AST) -> int:
         return self.stmt_line.get(id(node), getattr(node, "lineno", 0))
@@ -240,6 +240,7 @@ class Program:
             scope.statements.append(stmt)
             for n in _own_nodes(stmt):
                 scope.stmt_line[id(n)] = stmt.lineno
+                scope.own.append(n)
             self._statement(scope, stmt, cls)
 
     def _statement(self, scope: Scope, stmt: ast.stmt, cls: ClassInfo | None) -> None:
