@@ -89,6 +89,9 @@ class VerifyRequest:
         inputs: an ``.npz`` file with the inputs, or ``None`` to derive them.
         atol: the largest absolute difference accepted on any output.
         report: where to write the JSON report, or ``None``.
+        old_path: directories put first on ``sys.path`` for OLD (where the
+            legacy libraries it imports live); OLD's own directory always is.
+        new_path: the same for NEW (the rewritten libraries).
     """
 
     old: str
@@ -98,6 +101,8 @@ class VerifyRequest:
     inputs: Path | None = None
     atol: float = DEFAULT_ATOL
     report: Path | None = None
+    old_path: list[Path] = field(default_factory=list)
+    new_path: list[Path] = field(default_factory=list)
 
 
 @dataclass
@@ -271,13 +276,15 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _run_legacy(spec: str, factory_args: dict[str, Any], inputs: Any, work: Path) -> dict[str, Any]:
+def _run_legacy(spec: str, factory_args: dict[str, Any], inputs: Any, work: Path,
+                paths: list[Path]) -> dict[str, Any]:
     """Run OLD's factory on tf_keras in a child; return its meta data (files are left in ``work``)."""
     import numpy as np
 
     arrays = _as_list(inputs)
     np.savez(work / INPUTS, count=len(arrays), **{f"input_{i}": a for i, a in enumerate(arrays)})
     (work / REQUEST).write_text(json.dumps({"spec": spec, "factory_args": factory_args,
+                                            "paths": [str(p.resolve()) for p in paths],
                                             "inputs_is_list": isinstance(inputs, (list, tuple))}))
     completed = subprocess.run(
         [sys.executable, "-m", "migrate.program_verify", "--legacy-child", str(work)],
@@ -325,6 +332,7 @@ def legacy_child(work: Path) -> int:
         if file is not None:
             # As `python OLD.py` would: the program's directory is importable.
             sys.path.insert(0, str(file.resolve().parent))
+        sys.path[:0] = request.get("paths", [])
         factory = load_factory(spec, "OLD", legacy=True)
         model = call_factory(functools.partial(factory, **request["factory_args"]), spec, "OLD")
         import tensorflow as tf
@@ -453,8 +461,18 @@ def verify_programs(request: VerifyRequest) -> VerifyResult:
     from migrate.weights.plan import apply_plan, plan_by_layers
     from migrate.weights.writer import PROBE_SEED, probe_inputs
 
-    factory = load_factory(new, "NEW")
-    model = call_factory(functools.partial(factory, **request.factory_args), new, "NEW")
+    # NEW's directory and --new-path stay importable while its factory runs
+    # (a factory may import inside its body), as `python NEW.py` would have them.
+    new_file = _spec_file(new)
+    added = [str(p.resolve()) for p in ([new_file.parent] if new_file else []) + list(request.new_path)]
+    sys.path[:0] = added
+    try:
+        factory = load_factory(new, "NEW")
+        model = call_factory(functools.partial(factory, **request.factory_args), new, "NEW")
+    finally:
+        for entry in added:
+            if entry in sys.path:
+                sys.path.remove(entry)
     if not isinstance(model, keras.Model):
         raise PortError(new, f"NEW: the factory returned {type(model).__name__}, not a keras.Model; NEW must be the "
                              "rewritten (Keras 3) program")
@@ -472,7 +490,7 @@ def verify_programs(request: VerifyRequest) -> VerifyResult:
                              f"({type(exc).__name__}: {one_line(exc)}); pass --inputs batch.npz") from exc
     with tempfile.TemporaryDirectory(prefix="migrate-verify-") as workdir:
         work = Path(workdir)
-        meta = _run_legacy(old, request.factory_args, inputs, work)
+        meta = _run_legacy(old, request.factory_args, inputs, work, request.old_path)
         with read_source(work / WEIGHTS) as source:
             plan = plan_by_layers(source, model)
             try:
@@ -554,6 +572,10 @@ def add_verify_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]"
     parser.add_argument("--atol", type=float, default=DEFAULT_ATOL,
                         help=f"largest absolute difference accepted on an output (default {DEFAULT_ATOL:g})")
     parser.add_argument("--report", metavar="FILE.json", help="write the figures (per output, per layer) as JSON")
+    parser.add_argument("--old-path", action="append", default=[], metavar="DIR",
+                        help="put DIR first on sys.path for OLD (where its legacy libraries live); repeatable")
+    parser.add_argument("--new-path", action="append", default=[], metavar="DIR",
+                        help="the same for NEW (the rewritten libraries); repeatable")
 
 
 def _factory_args(text: str | None) -> dict[str, Any]:
@@ -609,6 +631,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
             old=args.old, new=args.new, factory=args.factory, factory_args=_factory_args(args.factory_args),
             inputs=Path(args.inputs) if args.inputs else None, atol=args.atol,
             report=Path(args.report) if args.report else None,
+            old_path=[Path(p) for p in args.old_path], new_path=[Path(p) for p in args.new_path],
         )
         result = verify_programs(request)
         if request.report is not None:

@@ -135,10 +135,14 @@ def test_a_raising_legacy_factory_is_one_line(programs: tuple[Path, Path], tmp_p
 @pytest.mark.skipif(not (REALWORLD / "keras_layer_normalization").is_dir(),
                     reason="keras-layer-normalization is not installed in .venv/realworld (./dev installs it)")
 def test_a_program_on_a_published_legacy_library(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A user's program on keras-layer-normalization 0.16 (as published) against its rewrite, on given inputs."""
-    old_dir, new_dir = tmp_path / "old", tmp_path / "new"
+    """A user's program on keras-layer-normalization 0.16 (as published) against its rewrite, on given inputs.
+
+    The library copies live apart from the programs (as the real-world suite
+    keeps them): ``--old-path``/``--new-path`` say where.
+    """
+    old_lib, new_lib, old_dir, new_dir = (tmp_path / name for name in ("old_lib", "new_lib", "old", "new"))
+    shutil.copytree(REALWORLD / "keras_layer_normalization", old_lib / "keras_layer_normalization")
     old_dir.mkdir()
-    shutil.copytree(REALWORLD / "keras_layer_normalization", old_dir / "keras_layer_normalization")
     (old_dir / "program.py").write_text(
         "from tensorflow import keras\n"
         "from keras_layer_normalization import LayerNormalization\n\n\n"
@@ -148,15 +152,16 @@ def test_a_program_on_a_published_legacy_library(tmp_path: Path, capsys: pytest.
         "    x = LayerNormalization(name='norm')(x)\n"
         "    return keras.models.Model(tokens, keras.layers.Dense(3, name='head')(x))\n"
     )
-    shutil.copytree(old_dir, new_dir)
-    assert main(["rewrite", str(new_dir), "-q"]) == 0
-    assert "from tensorflow import keras" not in (new_dir / "keras_layer_normalization" / "layer_normalization.py").read_text()
+    shutil.copytree(old_lib, new_lib)
+    assert main(["rewrite", str(new_lib), "-q"]) == 0
+    assert main(["rewrite", str(old_dir), "-o", str(new_dir), "-q"]) == 0
+    assert "from tensorflow import keras" not in (new_lib / "keras_layer_normalization" / "layer_normalization.py").read_text()
     batch = tmp_path / "batch.npz"
     np.savez(batch, tokens=np.random.default_rng(7).normal(size=(3, 5, 6)).astype("float32"))
     report = tmp_path / "verify.json"
     try:
         code = verify(old_dir / "program.py", f"{new_dir / 'program.py'}:build", "--factory-args", '{"dim": 6}',
-                      "--inputs", batch, "--report", report)
+                      "--inputs", batch, "--report", report, "--old-path", old_lib, "--new-path", new_lib)
     finally:
         sys.modules.pop("keras_layer_normalization", None)
         sys.modules.pop("keras_layer_normalization.layer_normalization", None)
