@@ -166,6 +166,9 @@ RULES: tuple[RuleInfo, ...] = (
     RuleInfo("KM602", "keras22-clipnorm", SAFE,
              "optimizer clipnorm= in Keras 2.2 code -> global_clipnorm= (2.2 clipped the norm of all gradients "
              "together; Keras 3's clipnorm clips each variable)"),
+    RuleInfo("KM603", "keras22-metric-by-loss", SAFE,
+             "compile metrics 'acc'/'accuracy'/'ce'/'crossentropy' in Keras 2.2 code as 2.2 chose them from the loss "
+             "(binary_crossentropy -> keras.metrics.BinaryAccuracy(name='acc'), ...) and named them ('acc', 'ce')"),
 )
 
 RULES_BY_ID: dict[str, RuleInfo] = {r.id: r for r in RULES}
