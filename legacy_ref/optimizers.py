@@ -130,11 +130,34 @@ def _epoch_function(case: dict[str, Any]) -> Any:
     raise ValueError(f"unknown epoch function {kind!r}")
 
 
+def _train_with_lookahead(model: Any, x: np.ndarray, y: np.ndarray, sync_period: int, slow_step: float) -> list[float]:
+    """keras-lookahead 0.9's rule around the model's (real, tf_keras) optimizer.
+
+    keras-lookahead's ``Lookahead`` is a Keras 2 ``get_updates`` optimizer for
+    standalone Keras 2.2 graph mode; it is not installed here and has no
+    OptimizerV2 version to run on tf_keras, so its update (the Keras 2.2 branch
+    of its ``get_updates``) is stated here, in float32, around the wrapped
+    optimizer's own step: slow weights start as copies of the weights; after
+    step ``t`` (from 1) with ``t % sync_period == 0``, ``slow = slow +
+    slow_step * (w - slow)`` and ``w = slow``.
+    """
+    slow = [np.array(w, np.float32) for w in model.get_weights()]
+    alpha = np.float32(slow_step)
+    losses = []
+    for i in range(x.shape[0]):
+        losses.append(float(model.train_on_batch(x[i], y[i])))
+        if (i + 1) % sync_period == 0:
+            slow = [s + alpha * (w - s) for s, w in zip(slow, model.get_weights())]
+            model.set_weights(slow)
+    return losses
+
+
 def run_case(case: dict[str, Any], data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Train the shared model with one case's optimizer (and callback); return its trajectory.
 
     A case is ``{"name", "legacy": "module:Class" or "tf_keras:Adam", "kwargs",
-    optionally "steps_per_epoch", "function", "args"}``; with ``"function"`` the
+    optionally "lookahead": {"sync_period", "slow_step"}, or "steps_per_epoch",
+    "function", "args"}``; with ``"function"`` the
     optimizer is driven by ``tf_keras.callbacks.LearningRateScheduler`` over
     epochs of ``steps_per_epoch`` batches, through ``fit``, as legacy programs did.
     """
@@ -150,6 +173,10 @@ def run_case(case: dict[str, Any], data: dict[str, np.ndarray]) -> dict[str, np.
     model.compile(optimizer=_optimizer(case), loss="mse")
     x, y = data["x"], data["y"]
     steps = x.shape[0]
+    if "lookahead" in case:
+        losses = _train_with_lookahead(model, x, y, **case["lookahead"])
+        return {"loss": np.asarray(losses, np.float64),
+                **{f"weight_{i}": w for i, w in enumerate(model.get_weights())}}
     if "function" not in case:
         losses = [float(model.train_on_batch(x[i], y[i])) for i in range(steps)]
         return {"loss": np.asarray(losses, np.float64),

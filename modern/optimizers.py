@@ -312,3 +312,103 @@ class RAdam(_LegacyRuleOptimizer):
             "min_lr": self.min_lr,
         })
         return config
+
+
+def _copy_of(variable):
+    def initializer(shape, dtype=None):
+        # A copy: on torch the variable's tensor would otherwise be shared and
+        # follow every in-place update of the weight.
+        return ops.copy(ops.cast(ops.convert_to_tensor(variable.value), dtype or variable.dtype))
+    return initializer
+
+
+@keras.saving.register_keras_serializable(package="modern")
+class Lookahead(keras.optimizers.Optimizer):
+    """Lookahead around any Keras 3 optimizer: keras-lookahead's ``Lookahead``, as a Keras 3 optimizer.
+
+    The rule of keras-lookahead 0.9 (CyberZHG), after the paper "Lookahead
+    Optimizer: k steps forward, 1 step back": the wrapped ("fast") optimizer
+    updates the weights every step; a slow copy of each weight starts at the
+    weight's value when this optimizer is built, and after every step ``t``
+    (counted from 1) with ``t % sync_period == 0``::
+
+        slow = slow + slow_step * (weight - slow)
+        weight = slow
+
+    The wrapped optimizer keeps its own slots, iteration counter and learning
+    rate (``learning_rate`` reads and sets the wrapped one's, as the legacy
+    ``lr`` property did); the slow weights are this optimizer's ``slow``
+    slots, so all of it is saved in a ``.keras`` file and resumes.
+
+    Args:
+        optimizer: the wrapped Keras 3 optimizer (an instance, a name, or a
+            serialized config).
+        sync_period: ``k``, the steps between synchronisations.
+        slow_step: ``alpha``, the step of the slow weights toward the fast ones.
+        name: the optimizer's name.
+    """
+
+    def __init__(self, optimizer, sync_period=5, slow_step=0.5, name="lookahead", **kwargs):
+        # The base class's own learning rate is unused: the wrapped optimizer steps.
+        super().__init__(learning_rate=0.0, name=name, **kwargs)
+        self.inner_optimizer = keras.optimizers.get(optimizer)
+        if int(sync_period) < 1:
+            raise ValueError(f"sync_period must be a positive integer, got {sync_period}")
+        self.sync_period = int(sync_period)
+        self.slow_step = float(slow_step)
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        self.inner_optimizer.build(var_list)
+        # The legacy slow weights were K.variable(K.get_value(p)): copies at the
+        # start. As initializers, because Keras may build the optimizer where an
+        # assign would not last (a symbolic or stateless scope).
+        self._slow_weights = [
+            self.add_variable_from_reference(variable, "slow", initializer=_copy_of(variable))
+            for variable in var_list
+        ]
+
+    @property
+    def variables(self):
+        # Everything that must be saved and, on JAX, threaded through the
+        # stateless train step: the slow weights and the wrapped optimizer's state.
+        return self._variables + self.inner_optimizer.variables
+
+    @property
+    def learning_rate(self):
+        return self.inner_optimizer.learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, learning_rate):
+        self.inner_optimizer.learning_rate = learning_rate
+
+    def _backend_apply_gradients(self, grads, trainable_variables):
+        # The fast step is the wrapped optimizer's whole apply (its clipping,
+        # its counter), then the synchronisation on its counter, as the
+        # legacy `(iterations + 1) // k * k == iterations + 1`.
+        self.inner_optimizer.apply(grads, trainable_variables)
+        step = self.inner_optimizer.iterations
+        sync = ops.equal(ops.mod(step, self.sync_period), 0)
+        for variable in trainable_variables:
+            slow = self._slow_weights[self._get_variable_index(variable)]
+            # `.value`: the current values (mapped ones inside JAX's stateless scope).
+            fast, slow_value = variable.value, slow.value
+            slow_t = slow_value + ops.cast(self.slow_step, variable.dtype) * (fast - slow_value)
+            self.assign(slow, ops.where(sync, slow_t, slow_value))
+            self.assign(variable, ops.where(sync, slow_t, fast))
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "optimizer": keras.optimizers.serialize(self.inner_optimizer),
+            "sync_period": self.sync_period,
+            "slow_step": self.slow_step,
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        config["optimizer"] = keras.optimizers.deserialize(config["optimizer"], custom_objects=custom_objects)
+        return cls(**config)
