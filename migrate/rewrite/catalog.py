@@ -55,6 +55,9 @@ RULES: tuple[RuleInfo, ...] = (
              "`from tensorflow import keras`, `tf.keras.*`, `tensorflow.python.keras` to the `keras` package"),
     RuleInfo("KM103", "unknown-legacy-symbol", UNSAFE,
              "a legacy keras name with no known Keras 3 home is reported"),
+    RuleInfo("KM104", "keras-module-alias", SAFE,
+             "`sys.modules['keras'] = tf.keras` (a dual-Keras switch such as bert4keras's TF_KERAS) deleted: "
+             "Keras 3 is what tf.keras names, and the alias makes `import keras` recurse"),
     RuleInfo("KM201", "backend-op", SAFE,
              "K.<fn> (any alias, incl. tf.keras.backend) to the keras.ops function with the same semantics"),
     RuleInfo("KM202", "backend-default-axis", SAFE,
@@ -169,6 +172,15 @@ RULES: tuple[RuleInfo, ...] = (
     RuleInfo("KM603", "keras22-metric-by-loss", SAFE,
              "compile metrics 'acc'/'accuracy'/'ce'/'crossentropy' in Keras 2.2 code as 2.2 chose them from the loss "
              "(binary_crossentropy -> keras.metrics.BinaryAccuracy(name='acc'), ...) and named them ('acc', 'ce')"),
+    RuleInfo("KM604", "keras22-sample-weight-scale", UNSAFE,
+             "fit/evaluate(sample_weight=...) in Keras 2.2 code reported: 2.2 divided the weighted loss by the "
+             "count of non-zero weights, Keras 3 by the batch size"),
+    RuleInfo("KM605", "custom-activation-name", UNSAFE,
+             "get_custom_objects()[name] = f for a name Keras 3 has as an activation (gelu, swish, ...) reported: "
+             "Keras 3 resolves the name to its own function"),
+    RuleInfo("KM606", "keras22-frozen-batchnorm", UNSAFE,
+             "Keras 2.2 code that freezes BatchNormalization (trainable=False) reported: frozen BN used batch "
+             "statistics in 2.2 and moving statistics in Keras 3"),
 )
 
 RULES_BY_ID: dict[str, RuleInfo] = {r.id: r for r in RULES}
