@@ -172,7 +172,6 @@ def add_check_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from migrate import __version__
     from migrate.rewrite.engine import discover
 
     if args.list:
@@ -213,17 +212,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         for f in findings:
             print(f"{f.path}:{f.line}:{f.column}: {f.rule} {f.message}")
     if args.report:
-        payload = {
-            "version": __version__,
-            "files": [{"path": r.path, "status": r.status, "error": r.error} for r in results],
-            "findings": [f.to_json() for f in findings],
-        }
-        try:
-            with open(args.report, "w", encoding="utf-8") as fh:
-                json.dump(payload, fh, indent=2)
-                fh.write("\n")
-        except OSError as exc:
-            print(f"migrate check: error: cannot write report {args.report}: {exc.strerror}", file=sys.stderr)
+        from migrate.cli import write_report
+
+        if not write_report(args.report, results, findings, "migrate check"):
             return 2
     sys.stdout.flush()  # the findings before the summary when both go to one terminal or file
     checked = sum(r.status == "checked" for r in results)
