@@ -17,6 +17,25 @@ from tensorflow import keras
 from tensorflow.keras import layers
 """
 
+SUBCLASSED = HEAD + """
+class Net(keras.Model):
+    def __init__(self):
+        super().__init__()
+        self.hidden = layers.Dense(32, activation="relu")
+        self.head = layers.Dense(5)
+
+    def call(self, x):
+        return self.head(self.hidden(x))
+
+def build():
+    net = Net()
+    return net
+
+model = build()
+def step(x, y):
+    return {loss}
+"""
+
 # (name, program with the pitfall, the fixed program); the flagged line carries `# <-`.
 CASES = [
     ("functional-compile-by-name",
@@ -91,42 +110,8 @@ def train_step(images, labels):
     return loss
 """),
     ("subclassed-model-and-loss-function",
-     HEAD + """
-class Net(keras.Model):
-    def __init__(self):
-        super().__init__()
-        self.hidden = layers.Dense(32, activation="relu")
-        self.head = layers.Dense(5)
-
-    def call(self, x):
-        return self.head(self.hidden(x))
-
-def build():
-    net = Net()
-    return net
-
-model = build()
-def step(x, y):
-    return tf.keras.losses.categorical_crossentropy(y, model(x))  # <-
-""",
-     HEAD + """
-class Net(keras.Model):
-    def __init__(self):
-        super().__init__()
-        self.hidden = layers.Dense(32, activation="relu")
-        self.head = layers.Dense(5)
-
-    def call(self, x):
-        return self.head(self.hidden(x))
-
-def build():
-    net = Net()
-    return net
-
-model = build()
-def step(x, y):
-    return tf.keras.losses.categorical_crossentropy(y, model(x), from_logits=True)
-"""),
+     SUBCLASSED.replace("{loss}", "tf.keras.losses.categorical_crossentropy(y, model(x))  # <-"),
+     SUBCLASSED.replace("{loss}", "tf.keras.losses.categorical_crossentropy(y, model(x), from_logits=True)")),
     ("tf-nn-with-logits-given-probabilities",
      HEAD + """
 from keras import backend as K
