@@ -50,8 +50,8 @@ def run(prog: Program) -> Iterator[tuple[str, ast.AST, str]]:
                     why = ("the loss takes logits (from_logits=True)" if logit_loss
                            else "the model's output has no activation (logits)")
                     yield ("KC105", metric,
-                           f"accuracy with threshold 0.5 on logits: {why}, so logits in (0, 0.5] count as "
-                           "class 0; use keras.metrics.BinaryAccuracy(threshold=0.0)")
+                           (f"accuracy with threshold 0.5 on logits: {why}, so logits in (0, 0.5] count as "
+                           "class 0; use keras.metrics.BinaryAccuracy(threshold=0.0)"))
 
 
 def _thresholds_at_half(prog: Program, metric: ast.AST, binary_loss: bool) -> bool:

@@ -24,9 +24,19 @@ import warnings
 from collections.abc import Iterator
 from types import ModuleType
 
-from migrate.check.catalog import CHECKS, CHECKS_BY_ID, FAMILY_DESCRIPTION, expand_selection
+from migrate.check.catalog import (
+    CHECKS,
+    CHECKS_BY_ID,
+    FAMILY_DESCRIPTION,
+    expand_selection,
+)
 from migrate.rewrite.findings import FileResult, Finding
-from migrate.rewrite.source import DEFAULT_MAX_BYTES, RewriteError, python_parse_error, read_source
+from migrate.rewrite.source import (
+    DEFAULT_MAX_BYTES,
+    RewriteError,
+    python_parse_error,
+    read_source,
+)
 
 #: One module per check; each has ``IDS`` and ``run(program)`` yielding (id, node, message).
 CHECK_MODULES = ("logits_loss", "padded_softmax", "mask_polarity", "lr_twice", "accuracy_logits")
@@ -98,7 +108,9 @@ def _run(program: object, path: str, selected: frozenset[str] | None, place: obj
 def check_notebook(source: bytes, path: str, selected: frozenset[str] | None = None) -> list[Finding]:
     """A notebook's code cells as one program; findings say ``path[cell N]:line``."""
     from migrate.check.program import Program
-    from migrate.rewrite.notebook import _protect  # IPython lines -> placeholders, as the rewrite does
+    from migrate.rewrite.notebook import (
+        _protect,  # IPython lines -> placeholders, as the rewrite does
+    )
 
     try:
         nb = json.loads(source.decode("utf-8"))

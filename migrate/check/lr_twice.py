@@ -20,7 +20,14 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterator
 
-from migrate.check.program import ClassInfo, Instance, Optimizer, Program, Scope, argument
+from migrate.check.program import (
+    ClassInfo,
+    Instance,
+    Optimizer,
+    Program,
+    Scope,
+    argument,
+)
 
 IDS = ("KC104",)
 
@@ -53,9 +60,9 @@ def run(prog: Program) -> Iterator[tuple[str, ast.AST, str]]:
                     what = _sets_lr(prog, scope, cb)
                     if what:
                         yield ("KC104", cb,
-                               f"{what} sets the learning rate of an optimizer that already follows a schedule "
+                               (f"{what} sets the learning rate of an optimizer that already follows a schedule "
                                f"(line {opt_call.lineno}): keep one of the two (drop the callback, or give the "
-                               "optimizer a float rate)")
+                               "optimizer a float rate)"))
             elif isinstance(node, (ast.Assign, ast.AugAssign)):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 for t in targets:
@@ -63,8 +70,8 @@ def run(prog: Program) -> Iterator[tuple[str, ast.AST, str]]:
                         opt = prog.value(t.value, scope)
                         if isinstance(opt, Optimizer) and opt.schedule is not None:
                             yield ("KC104", t,
-                                   f"sets .{t.attr} of an optimizer built with a learning-rate schedule "
-                                   f"(line {opt.node.lineno}): the schedule and this assignment fight; keep one")
+                                   (f"sets .{t.attr} of an optimizer built with a learning-rate schedule "
+                                   f"(line {opt.node.lineno}): the schedule and this assignment fight; keep one"))
 
 
 def _identity(prog: Program, scope: Scope, receiver: ast.AST) -> int:

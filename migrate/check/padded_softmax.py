@@ -67,13 +67,13 @@ def run(prog: Program) -> Iterator[tuple[str, ast.AST, str]]:
                 continue
             if unused:
                 yield ("KC102", node,
-                       f"softmax over attention scores while the mask argument {unused[0]!r} is never used: padded "
-                       "keys get weight; add (1 - mask) * -1e9 to the scores (or pass mask= to a Softmax layer)")
+                       (f"softmax over attention scores while the mask argument {unused[0]!r} is never used: padded "
+                       "keys get weight; add (1 - mask) * -1e9 to the scores (or pass mask= to a Softmax layer)"))
             elif trace.padded is not None:
                 yield ("KC102", node,
-                       f"softmax over attention scores of a mask_zero Embedding (line {trace.padded.lineno}) with no "
+                       (f"softmax over attention scores of a mask_zero Embedding (line {trace.padded.lineno}) with no "
                        "mask: padded keys get weight; add (1 - mask) * -1e9 to the scores, pass mask= to a Softmax "
-                       "layer, or use keras.layers.Attention/MultiHeadAttention")
+                       "layer, or use keras.layers.Attention/MultiHeadAttention"))
 
 
 def _softmax_input(prog: Program, scope: Scope, node: ast.AST) -> ast.expr | None:

@@ -30,8 +30,8 @@ class Attention(layers.Layer):
 
 CASES = [
     (FUNCTIONAL, "weights = ops.softmax(scores)  # <-",
-     "keep = ops.cast(ops.not_equal(tokens, 0), 'float32')[:, None, :]\n"
-     "weights = ops.softmax(scores + (1.0 - keep) * -1e9)"),
+     ("keep = ops.cast(ops.not_equal(tokens, 0), 'float32')[:, None, :]\n"
+     "weights = ops.softmax(scores + (1.0 - keep) * -1e9)")),
     (FUNCTIONAL, "weights = layers.Softmax()(scores)  # <-",
      "weights = layers.Softmax()(scores, mask=ops.not_equal(tokens, 0)[:, None, :])"),
     (IGNORED_MASK, "weights = tf.nn.softmax(scores, axis=-1)  # <-",
