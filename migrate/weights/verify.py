@@ -220,7 +220,6 @@ def verify_training(request: Any, steps: int, rtol: float, out: Any = None) -> d
             note = f" (the file holds no optimizer state: a fresh {type(fresh.optimizer).__name__})"
         batches = _training_batches(model, steps)
         dropped = _dropout_off(model)
-        ported = [_first_loss(model.train_on_batch(x if len(x) > 1 else x[0], y)) for x, y in batches]
         with tempfile.TemporaryDirectory(prefix="migrate-verify-training-") as workdir:
             work = Path(workdir)
             np.savez(work / TRAINING_BATCHES, count=len(batches), inputs=len(batches[0][0]),
@@ -228,18 +227,28 @@ def verify_training(request: Any, steps: int, rtol: float, out: Any = None) -> d
                      **{f"y_{i}": y for i, (_, y) in enumerate(batches)})
             (work / TRAINING_REQUEST).write_text(json.dumps({
                 "source": str(Path(request.source).resolve()), "max_weight_bytes": request.max_weight_bytes}))
-            completed = subprocess.run(
-                [sys.executable, "-m", "migrate.weights.verify", "--training-child", str(work)],
-                env=_child_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                text=True, errors="replace",
-            )
+            # The legacy side starts first and trains while this process does:
+            # each waits mostly on its own TensorFlow start-up and tracing.
+            with open(work / "stderr.txt", "w") as log:
+                child = subprocess.Popen(
+                    [sys.executable, "-m", "migrate.weights.verify", "--training-child", str(work)],
+                    env=_child_env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
+                )
+                try:
+                    ported = [_first_loss(model.train_on_batch(x if len(x) > 1 else x[0], y)) for x, y in batches]
+                    returncode = child.wait()
+                finally:
+                    if child.poll() is None:
+                        child.kill()
+                        child.wait()
             if (work / ERROR).exists():
                 error = json.loads((work / ERROR).read_text())
                 raise PortError(error["path"], error["detail"])
-            if completed.returncode != 0 or not (work / TRAINING_LOSSES).exists():
-                tail = [line for line in completed.stderr.splitlines() if line.strip()][-1:] or ["no output"]
+            if returncode != 0 or not (work / TRAINING_LOSSES).exists():
+                stderr = (work / "stderr.txt").read_text(errors="replace")
+                tail = [line for line in stderr.splitlines() if line.strip()][-1:] or ["no output"]
                 raise PortError(path, f"--verify-training: the legacy model's process on tf_keras failed (exit "
-                                      f"{completed.returncode}: {tail[0].strip()[:300]})")
+                                      f"{returncode}: {tail[0].strip()[:300]})")
             with np.load(work / TRAINING_LOSSES, allow_pickle=False) as data:
                 legacy = [float(v) for v in data["losses"]]
             with read_source(work / TRAINING_AFTER) as after:
