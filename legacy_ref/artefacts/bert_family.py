@@ -297,6 +297,13 @@ def write_bert(path: Path, *, training_config: bool = True, training: bool = Tru
         # tf_keras 2.21's default optimizers no longer have; its legacy Adam
         # is what such a file holds.
         model.compile(optimizer=tf_keras.optimizers.legacy.Adam(1e-3), loss="sparse_categorical_crossentropy")
+        # A few steps, so the file holds optimizer state as a trained checkpoint does.
+        probe = bert_probe()
+        if training:
+            targets = [rng.integers(0, args["token_num"], (2, args["seq_len"], 1)), rng.integers(0, 2, (2, 1))]
+        else:
+            targets = rng.integers(0, 2, (2, args["seq_len"], 1))
+        model.fit(probe if training else probe[:2], targets, epochs=2, batch_size=2, verbose=0, shuffle=False)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=UserWarning)
         model.save(str(path), save_format="h5", include_optimizer=training_config)

@@ -83,25 +83,67 @@ def _call_legacy(model: Any, probe: Any) -> np.ndarray:
     return np.asarray(value)
 
 
-def _from_model_config(source: WeightSource) -> Any:
-    import tf_keras
-    from tf_keras.src.saving.serialization_lib import SafeModeScope
+# Where the published legacy libraries are installed (``migrate port
+# --legacy-path DIR`` sets it for this child; a user may set it directly).
+LEGACY_PATH_ENV = "MIGRATE_LEGACY_PATH"
 
-    from migrate.weights.config import check_legacy_config, iter_layers
+
+def _use_published_libraries(path: str) -> None:
+    """Make the published legacy libraries importable, on tf_keras.
+
+    They write ``from tensorflow import keras``, which means tf_keras only
+    when ``TF_USE_LEGACY_KERAS=1`` is set before ``tf.keras`` is first
+    resolved (TensorFlow resolves it lazily); this child exists to run legacy
+    code, so it sets it for itself (the parent never does; the family checks
+    what ``tf.keras`` became). DIR goes at the *end* of ``sys.path``: the
+    ``tests`` and ``demo`` packages such libraries ship must not shadow
+    anything.
+    """
+    os.environ["TF_USE_LEGACY_KERAS"] = "1"
+    if path and path not in sys.path:
+        sys.path.append(path)
+
+
+def _legacy_classes(source: WeightSource) -> dict[str, Any]:
+    """The tf_keras classes, by saved class name, of the legacy layers the file uses."""
+    from migrate.weights.config import iter_layers
     from migrate.weights.families import family_of, legacy_class_of
 
     assert source.model_config is not None
-    check_legacy_config(source.model_config, source.path)
     # Only the names the file uses for legacy layers, from their own family:
     # a built-in MultiHeadAttention must stay the built-in one.
     used = [legacy for legacy in map(legacy_class_of, iter_layers(source.model_config)) if legacy is not None]
+    families = list(dict.fromkeys(family_of(legacy) for legacy in used))
+    objects = {family.name: family.legacy_custom_objects() if family.legacy_custom_objects else None
+               for family in families}
     legacy_classes: dict[str, Any] = {}
     for legacy in used:
         family = family_of(legacy)
-        if family.legacy_custom_objects is None:
+        if objects[family.name] is None:
             raise PortError(source.path, f"--verify: the {family.name} family has no tf_keras class for "
                                          f"{legacy.class_name!r}; pass --legacy old_program.py:factory")
-        legacy_classes[legacy.class_name] = family.legacy_custom_objects()[legacy.class_name]
+        if legacy.class_name not in objects[family.name]:
+            raise PortError(source.path, f"--verify: the tf_keras class of {legacy.class_name!r} ({family.name}) "
+                                         "is not importable; pass --legacy-path DIR where its library is installed")
+        legacy_classes[legacy.class_name] = objects[family.name][legacy.class_name]
+    for family in families:
+        if family.originals:
+            # The originals of the classes other families copy, and the
+            # functions the library registered (keras-transformer's tanh
+            # "gelu"), as the library's users loaded such files.
+            legacy_classes.update(objects[family.name] or {})
+    return legacy_classes
+
+
+def _from_model_config(source: WeightSource) -> Any:
+    from migrate.weights.config import check_legacy_config
+
+    assert source.model_config is not None
+    check_legacy_config(source.model_config, source.path)
+    legacy_classes = _legacy_classes(source)
+    import tf_keras
+    from tf_keras.src.saving.serialization_lib import SafeModeScope
+
     # tf_keras honours safe_mode only for .keras files; its scope makes the
     # HDF5 path refuse lambdas too (after our own walk already did).
     with SafeModeScope(True):
@@ -143,6 +185,9 @@ def legacy_outputs_here(source: WeightSource, legacy_spec: str | None, probe: An
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if os.environ.get(LEGACY_PATH_ENV):
+        # Before anything imports Keras 3, which resolves tf.keras.
+        _use_published_libraries(os.environ[LEGACY_PATH_ENV])
     workdir = Path(argv[0])
     request = json.loads((workdir / REQUEST).read_text())
     error: dict[str, str] | None = None

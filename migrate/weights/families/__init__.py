@@ -33,7 +33,15 @@ from typing import Any, Callable
 from migrate.weights.errors import PortError
 
 # The family modules, in the order their legacy classes are matched.
-FAMILY_MODULES: tuple[str, ...] = ("keras22", "tutorial", "keras_builtins")
+FAMILY_MODULES: tuple[str, ...] = ("keras22", "tutorial", "bert_family", "keras_builtins")
+
+
+def _tensors_per_call(node: Any) -> int:
+    """How many tensors one saved call passed as the layer's inputs."""
+    if isinstance(node, dict):  # Keras 3's node format
+        args = node.get("args") or [None]
+        return len(args[0]) if isinstance(args[0], list) else 1
+    return len(node) if isinstance(node, list) else 1
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,12 @@ class LegacyClass:
         build: makes the ``modern`` layer from the legacy layer's config.
         rules: the weight-map rows ``(layer name, config) -> [WeightRule]``,
             targets relative to the modern layer.
+        called_on: ``"one"`` or ``"several"``: the class is this one only
+            when the entry's saved calls (``inbound_nodes``) pass one tensor,
+            or a list of several. For classes whose configs are the same in
+            two families (keras-multi-head's ``MultiHeadAttention`` and its
+            Keras-2.2 copy), the call is what differs. A bare layer config
+            (no ``inbound_nodes``) counts as called on one tensor.
     """
 
     class_name: str
@@ -56,12 +70,19 @@ class LegacyClass:
     build: Callable[[dict[str, Any]], Any]
     rules: Callable[[str, dict[str, Any]], list[Any]]
     excluded_keys: frozenset[str] = frozenset()
+    called_on: str | None = None
 
     def matches(self, entry: dict[str, Any]) -> bool:
         config = entry.get("config")
         if entry.get("class_name") != self.class_name or not isinstance(config, dict):
             return False
-        return self.required_keys <= config.keys() and not (self.excluded_keys & config.keys())
+        if not (self.required_keys <= config.keys() and not (self.excluded_keys & config.keys())):
+            return False
+        if self.called_on is not None:
+            nodes = entry.get("inbound_nodes")
+            several = isinstance(nodes, list) and any(_tensors_per_call(node) > 1 for node in nodes)
+            return several == (self.called_on == "several")
+        return True
 
 
 @dataclass(frozen=True)
@@ -81,6 +102,10 @@ class Family:
             oracle needs to rebuild a full-model file using these classes.
         legacy_checkpoint_model: the tf_keras model a TF checkpoint of this
             family needs for ``--verify`` (``None`` when not this family's).
+        originals: its tf_keras classes are the published originals that
+            another family's classes copy (keras-multi-head's
+            ``MultiHeadAttention``...); in a file that uses this family the
+            oracle takes them for every name they share.
     """
 
     name: str
@@ -90,6 +115,7 @@ class Family:
     translate_config: Callable[[dict[str, Any]], dict[str, Any]] | None = None
     legacy_custom_objects: Callable[[], dict[str, Any]] | None = None
     legacy_checkpoint_model: Callable[[Any], Any] | None = None
+    originals: bool = False
 
 
 @lru_cache(maxsize=1)

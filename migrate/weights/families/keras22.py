@@ -113,9 +113,13 @@ FAMILY = Family(
                 "-> modern classifier layers",
     legacy_classes=(
         LegacyClass("Position_Embedding", frozenset({"mode"}), _position_embedding, _rows("Position_Embedding")),
-        LegacyClass("MultiHeadAttention", frozenset({"head_num"}), _multi_head_attention, _rows("MultiHeadAttention")),
+        # Same config keys as keras-multi-head's and keras-self-attention's
+        # originals (the seed copied them); the modern ports take one-tensor
+        # calls, the bert family's take the [q, k, v] lists.
+        LegacyClass("MultiHeadAttention", frozenset({"head_num"}), _multi_head_attention, _rows("MultiHeadAttention"),
+                    called_on="one"),
         LegacyClass("ScaledDotProductAttention", frozenset({"history_only"}), _scaled_dot_product_attention,
-                    _rows("ScaledDotProductAttention")),
+                    _rows("ScaledDotProductAttention"), called_on="one"),
         LegacyClass("LayerNorm", frozenset({"epsilon"}), _weightless_layer_norm, _rows("LayerNorm")),
         # The built-in LayerNormalization has `axis`; the Keras-2.2 one does not.
         LegacyClass("LayerNormalization", frozenset({"gamma_initializer"}), _weighted_layer_norm,

@@ -14,6 +14,10 @@ MODES = ("expand", "add", "concat")
 
 
 def _check_mode(mode):
+    # Keras 3's loader of Keras 2 configs resolves every string value that
+    # names a function, so mode "add" arrives as `keras.layers.add`; its name
+    # is the mode that was saved.
+    mode = getattr(mode, "__name__", mode) if callable(mode) else mode
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
     return mode
