@@ -55,6 +55,9 @@ def add_port_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     port.add_argument("--legacy", dest="legacy_spec", metavar="SPEC",
                       help="legacy/program.py:factory, your unmodified legacy code (run on tf_keras), building the "
                            "legacy model for --verify when SOURCE does not define it")
+    port.add_argument("--legacy-path", metavar="DIR",
+                      help="directory where published legacy libraries are installed (e.g. pip install --no-deps "
+                           "--target DIR keras-bert): --verify runs them there, on tf_keras, as the file's own classes")
     port.add_argument("--verify", action="store_true",
                       help="run a fixed input through the legacy and the ported model; fail above --atol")
     port.add_argument("--atol", type=float, default=1e-5, help="--verify tolerance (default 1e-5)")
@@ -175,6 +178,14 @@ def cmd_port(args: argparse.Namespace) -> int:
     )
     if args.max_weight_bytes is not None:
         request.max_weight_bytes = args.max_weight_bytes
+    if args.legacy_path:
+        if not Path(args.legacy_path).is_dir():
+            print(f"migrate port: error: --legacy-path: {args.legacy_path} is not a directory", file=sys.stderr)
+            return 2
+        from migrate.weights.legacy_oracle import LEGACY_PATH_ENV
+
+        # Inherited by the --verify child (migrate.weights.legacy_oracle).
+        os.environ[LEGACY_PATH_ENV] = str(Path(args.legacy_path).resolve())
     if request.out is not None:
         WRITTEN.discard(request.out)  # an earlier port in this process does not count
     summary = _WarningSummary()
