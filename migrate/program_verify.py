@@ -65,7 +65,7 @@ INPUTS = "inputs.npz"
 WEIGHTS = "legacy_weights.h5"
 OUTPUTS = "outputs.npz"
 META = "meta.json"
-ERROR = "error.json"
+ERROR = "error.json"  # the name migrate.weights.verify.raise_child_failure reads
 # Layer activations larger than this (elements) are not kept for the
 # layer-by-layer search; the outputs are always compared.
 MAX_ACTIVATION_ELEMENTS = 1 << 24
@@ -291,13 +291,11 @@ def _run_legacy(spec: str, factory_args: dict[str, Any], inputs: Any, work: Path
         env=_child_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, errors="replace",
     )
-    if (work / ERROR).exists():
-        error = json.loads((work / ERROR).read_text())
-        raise PortError(error["path"], error["detail"])
-    if completed.returncode != 0 or not (work / META).exists():
-        tail = [line for line in completed.stderr.splitlines() if line.strip()][-1:] or ["no output"]
-        raise PortError(spec, f"OLD: the legacy program's process on tf_keras failed (exit {completed.returncode}: "
-                              f"{one_line(tail[0])}); run the factory by hand on tf_keras to see why")
+    from migrate.weights.verify import raise_child_failure
+
+    raise_child_failure(work, META, completed.returncode, completed.stderr, spec,
+                        "OLD: the legacy program's process on tf_keras failed",
+                        "; run the factory by hand on tf_keras to see why")
     meta: dict[str, Any] = json.loads((work / META).read_text())
     return meta
 

@@ -37,6 +37,22 @@ def _child_env() -> dict[str, str]:
     return env
 
 
+def raise_child_failure(work: Path, done: str, returncode: int, stderr: str, path: object, what: str,
+                        hint: str = "") -> None:
+    """Raise the child's own one-line error, or, if it died without one, its last stderr line.
+
+    A child process (the legacy side on tf_keras) writes ``WORK/error.json``
+    when it fails knowingly, and ``WORK/<done>`` when it finishes; anything
+    else (a segfault, ``os._exit``) is reported with its exit status.
+    """
+    if (work / ERROR).exists():
+        error = json.loads((work / ERROR).read_text())
+        raise PortError(error["path"], error["detail"])
+    if returncode != 0 or not (work / done).exists():
+        tail = [line for line in stderr.splitlines() if line.strip()][-1:] or ["no output"]
+        raise PortError(path, f"{what} (exit {returncode}: {tail[0].strip()[:300]}){hint}")
+
+
 def legacy_outputs(request: Any, source: WeightSource, probe: Any) -> np.ndarray:
     """The legacy model's main output on ``probe``, computed on tf_keras in a child process.
 
@@ -68,16 +84,9 @@ def legacy_outputs(request: Any, source: WeightSource, probe: Any) -> np.ndarray
             env=_child_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, errors="replace",
         )
-        if (work / ERROR).exists():
-            error = json.loads((work / ERROR).read_text())
-            raise PortError(error["path"], error["detail"])
-        if completed.returncode != 0 or not (work / OUTPUTS).exists():
-            tail = [line for line in completed.stderr.splitlines() if line.strip()][-1:] or ["no output"]
-            raise PortError(
-                source.path,
-                f"--verify: the legacy model's process on tf_keras failed (exit {completed.returncode}: "
-                f"{tail[0].strip()[:300]}); run without --verify, or check the legacy model with --legacy",
-            )
+        raise_child_failure(work, OUTPUTS, completed.returncode, completed.stderr, source.path,
+                            "--verify: the legacy model's process on tf_keras failed",
+                            "; run without --verify, or check the legacy model with --legacy")
         with np.load(work / OUTPUTS, allow_pickle=False) as data:
             return np.array(data["outputs"])
 
@@ -241,14 +250,8 @@ def verify_training(request: Any, steps: int, rtol: float, out: Any = None) -> d
                     if child.poll() is None:
                         child.kill()
                         child.wait()
-            if (work / ERROR).exists():
-                error = json.loads((work / ERROR).read_text())
-                raise PortError(error["path"], error["detail"])
-            if returncode != 0 or not (work / TRAINING_LOSSES).exists():
-                stderr = (work / "stderr.txt").read_text(errors="replace")
-                tail = [line for line in stderr.splitlines() if line.strip()][-1:] or ["no output"]
-                raise PortError(path, f"--verify-training: the legacy model's process on tf_keras failed (exit "
-                                      f"{returncode}: {tail[0].strip()[:300]})")
+            raise_child_failure(work, TRAINING_LOSSES, returncode, (work / "stderr.txt").read_text(errors="replace"),
+                                path, "--verify-training: the legacy model's process on tf_keras failed")
             with np.load(work / TRAINING_LOSSES, allow_pickle=False) as data:
                 legacy = [float(v) for v in data["losses"]]
             with read_source(work / TRAINING_AFTER) as after:
