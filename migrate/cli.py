@@ -223,27 +223,11 @@ def _rewrite(args: argparse.Namespace) -> int:
     return _report(args, results, write, done, len(tasks), interrupted)
 
 
-def write_report(path: str, results: list, findings: list, prog: str) -> bool:
-    """Write the ``--report`` JSON (files with their status, every finding); False, with one line
-    on stderr, when it cannot be written. ``migrate rewrite`` and ``migrate check`` share it."""
-    payload = {
-        "version": __version__,
-        "files": [{"path": r.path, "status": r.status, "error": r.error} for r in results],
-        "findings": [f.to_json() for f in findings],
-    }
-    try:
-        with open(path, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, indent=2)
-            fh.write("\n")
-    except OSError as exc:
-        print(f"{prog}: error: cannot write report {path}: {exc.strerror}", file=sys.stderr)
-        return False
-    return True
-
-
 def _report(args: argparse.Namespace, results: list, write: bool, done: int, total: int,
             interrupted: bool) -> int:
     """Print what happened (failures, findings, the files --check would change, the summary); the exit status."""
+    from migrate.rewrite.findings import write_report
+
     findings = [f for r in results for f in r.findings]
     if not args.quiet:
         for r in results:
@@ -259,7 +243,7 @@ def _report(args: argparse.Namespace, results: list, write: bool, done: int, tot
             for r in results:
                 if r.status == "changed":
                     print(f"would rewrite {r.path}")
-    if args.report and not write_report(args.report, results, findings, "migrate"):
+    if args.report and not write_report(args.report, results, "migrate"):
         return 2
     changed = sum(r.status == "changed" for r in results)
     unchanged = sum(r.status == "unchanged" for r in results)

@@ -30,7 +30,7 @@ from migrate.check.catalog import (
     FAMILY_DESCRIPTION,
     expand_selection,
 )
-from migrate.rewrite.findings import FileResult, Finding
+from migrate.rewrite.findings import FileResult, Finding, write_report
 from migrate.rewrite.source import (
     DEFAULT_MAX_BYTES,
     RewriteError,
@@ -224,9 +224,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         for f in findings:
             print(f"{f.path}:{f.line}:{f.column}: {f.rule} {f.message}")
     if args.report:
-        from migrate.cli import write_report
-
-        if not write_report(args.report, results, findings, "migrate check"):
+        if not write_report(args.report, results, "migrate check"):
             return 2
     sys.stdout.flush()  # the findings before the summary when both go to one terminal or file
     checked = sum(r.status == "checked" for r in results)

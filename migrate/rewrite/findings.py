@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from dataclasses import asdict, dataclass, field
 
 
@@ -46,3 +48,23 @@ class FileResult:
     @property
     def needs_human(self) -> bool:
         return any(not f.fixed for f in self.findings)
+
+
+def write_report(path: str, results: list[FileResult], prog: str) -> bool:
+    """Write the ``--report`` JSON (each file with its status, every finding); False, with one
+    line on stderr, when it cannot be written. ``migrate rewrite`` and ``migrate check`` share it."""
+    from migrate import __version__
+
+    payload = {
+        "version": __version__,
+        "files": [{"path": r.path, "status": r.status, "error": r.error} for r in results],
+        "findings": [f.to_json() for r in results for f in r.findings],
+    }
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(payload, fh, indent=2)
+            fh.write("\n")
+    except OSError as exc:
+        print(f"{prog}: error: cannot write report {path}: {exc.strerror}", file=sys.stderr)
+        return False
+    return True
