@@ -35,7 +35,6 @@ import ast
 from collections.abc import Iterator
 
 from migrate.check.program import (
-    Instance,
     Layer,
     Program,
     Scope,
@@ -67,7 +66,6 @@ class _Reader:
     def __init__(self, prog: Program) -> None:
         self.prog = prog
         self.busy: set[tuple[int, int]] = set()
-        self._sites: dict[int, list[tuple[ast.Call, Scope, int]]] | None = None
 
     def polarity(self, node: ast.AST | None, scope: Scope, line: int, depth: int = 0) -> set[Pol]:
         if node is None or depth > 10:
@@ -88,8 +86,7 @@ class _Reader:
             if found is not None:
                 expr, where, at = found
                 return self.polarity(expr, where, at, depth)
-            if node.id in scope.params and prog.lookup(node.id, scope, line) is None and not _assigned_before(
-                    scope, node.id, line):
+            if prog.is_parameter(node.id, scope, line):
                 return self._parameter(scope, node.id, depth)
             return set()
         if isinstance(node, ast.Attribute):
@@ -182,40 +179,10 @@ class _Reader:
     # -- parameters: back to the call sites ------------------------------------------------
 
     def _parameter(self, fn: Scope, param: str, depth: int) -> set[Pol]:
-        if not isinstance(fn.node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            return set()
-        index = fn.params.index(param)
         out: set[Pol] = set()
-        for call, caller, offset in self._call_sites(fn):
-            arg = argument(call, index - offset if index >= offset else None, param)
-            if arg is None or (isinstance(arg, ast.Constant) and arg.value is None):
-                continue
-            out |= self.polarity(arg, caller, caller.line_of(call), depth)
+        for arg, caller, line in self.prog.arguments_for(fn, param):
+            out |= self.polarity(arg, caller, line, depth)
         return out
-
-    def _call_sites(self, fn: Scope) -> list[tuple[ast.Call, Scope, int]]:
-        """Calls of ``fn`` in the module, with how many leading parameters they do not pass (``self``)."""
-        if self._sites is None:
-            self._sites = {}
-            prog = self.prog
-            for scope in prog.scopes:
-                for node in scope.nodes():
-                    if not isinstance(node, ast.Call):
-                        continue
-                    func = node.func
-                    if isinstance(func, ast.Name) and func.id in prog.functions and func.id not in prog.imports:
-                        self._sites.setdefault(id(prog.functions[func.id]), []).append((node, scope, 0))
-                    elif isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
-                            and func.value.id == "self":
-                        cls = class_of(scope)
-                        if cls is not None and func.attr in cls.methods:
-                            self._sites.setdefault(id(cls.methods[func.attr]), []).append((node, scope, 1))
-                            continue
-                    if isinstance(func, (ast.Name, ast.Attribute)):
-                        value = prog.value(func, scope)
-                        if isinstance(value, Instance) and "call" in value.cls.methods:
-                            self._sites.setdefault(id(value.cls.methods["call"]), []).append((node, scope, 1))
-        return self._sites.get(id(fn), [])
 
 
 def run(prog: Program) -> Iterator[tuple[str, ast.AST, str]]:
@@ -279,7 +246,3 @@ def _message(prog: Program, mask: ast.AST, pol: str, origin: ast.AST, use: str) 
                 "blocked and padding attended; flip it (1 - mask) or build it with equal(x, 0)")
     return (f"`{text}` holds 1 = masked ({source}) but is {use}, which treats 1 as keep: padding is attended and "
             "real tokens blocked; flip it (1 - mask) or build it with not_equal(x, 0)")
-
-
-def _assigned_before(scope: Scope, name: str, line: int) -> bool:
-    return any(ln < line for ln, _ in scope.assigns.get(name, []))

@@ -222,6 +222,8 @@ class Program:
         self.module = self._scope(tree, None, None)
         self._memo: dict[tuple[int, int], Value] = {}
         self._busy: set[tuple[int, int]] = set()
+        self._sites: dict[int, list[tuple[ast.Call, Scope, int]]] | None = None
+        self._indexing = False
 
     # -- building ---------------------------------------------------------------------
 
@@ -397,10 +399,76 @@ class Program:
             s = s.parent
         return None
 
+    # -- call sites: what a parameter is given -------------------------------------------------
+
+    def call_sites(self, fn: Scope) -> list[tuple[ast.Call, Scope, int]]:
+        """Calls of ``fn`` in the module, with how many leading parameters they do not pass (``self``).
+
+        A module function ``f(...)``, a method ``self.m(...)`` in its class, and ``call`` of
+        the module's own layer classes through an instance (``self.attn(q, k, v, mask)``).
+        """
+        self._index()
+        assert self._sites is not None
+        return self._sites.get(id(fn), [])
+
+    def _index(self) -> None:
+        if self._sites is not None:
+            return
+        self._sites = {}
+        self._indexing = True
+        try:
+            for scope in self.scopes:
+                for node in scope.nodes():
+                    if isinstance(node, ast.Call):
+                        self._index_call(node, scope)
+        finally:
+            self._indexing = False
+        self._memo.clear()  # values worked out while indexing did not see parameters yet
+
+    def _index_call(self, node: ast.Call, scope: Scope) -> None:
+        assert self._sites is not None
+        func = node.func
+        if isinstance(func, ast.Name) and func.id in self.functions and func.id not in self.imports:
+            self._sites.setdefault(id(self.functions[func.id]), []).append((node, scope, 0))
+            return
+        if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) and func.value.id == "self":
+            cls = class_of(scope)
+            if cls is not None and func.attr in cls.methods:
+                self._sites.setdefault(id(cls.methods[func.attr]), []).append((node, scope, 1))
+                return
+        if isinstance(func, (ast.Name, ast.Attribute)):
+            value = self.value(func, scope)
+            if isinstance(value, Instance) and "call" in value.cls.methods:
+                self._sites.setdefault(id(value.cls.methods["call"]), []).append((node, scope, 1))
+
+    def arguments_for(self, fn: Scope, param: str) -> list[tuple[ast.expr, Scope, int]]:
+        """What the module's calls of ``fn`` pass for ``param``: (expression, caller scope, line).
+
+        Calls that pass nothing for it (its default) or ``None`` are left out.
+        """
+        if self._indexing:
+            return []  # asked while the calls are being indexed: parameters are not known yet
+        index = fn.params.index(param)
+        out = []
+        for call, caller, offset in self.call_sites(fn):
+            arg = argument(call, index - offset if index >= offset else None, param)
+            if arg is None or (isinstance(arg, ast.Constant) and arg.value is None):
+                continue
+            out.append((arg, caller, caller.line_of(call)))
+        return out
+
+    @staticmethod
+    def is_parameter(name: str, scope: Scope, line: int) -> bool:
+        """Whether ``name`` at ``line`` is still the value of a parameter of the function ``scope``."""
+        return (name in scope.params and isinstance(scope.node, (ast.FunctionDef, ast.AsyncFunctionDef))
+                and not any(ln < line for ln, _ in scope.assigns.get(name, [])))
+
     def value(self, node: ast.AST | None, scope: Scope, line: int | None = None, depth: int = 0) -> Value:
         """What ``node`` (in ``scope``, in the statement at ``line``) holds; None when not known."""
         if node is None or depth > 12:
             return None
+        if self._sites is None and not self._indexing:
+            self._index()  # before the first value: parameters are read through the calls
         if line is None:
             line = scope.line_of(node)
         key = (id(node), line)
@@ -419,10 +487,14 @@ class Program:
     def _value(self, node: ast.AST, scope: Scope, line: int, depth: int) -> Value:
         if isinstance(node, ast.Name):
             found = self.lookup(node.id, scope, line)
-            if found is None:
-                return None
-            expr, where, at = found
-            return self.value(expr, where, at, depth)
+            if found is not None:
+                expr, where, at = found
+                return self.value(expr, where, at, depth)
+            if self.is_parameter(node.id, scope, line):
+                # A parameter holds what every call in the module passes for it, when they all agree.
+                passed = {self.value(a, s, ln, depth) for a, s, ln in self.arguments_for(scope, node.id)}
+                return passed.pop() if len(passed) == 1 else None
+            return None
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
             cls = class_of(scope)
             entries = cls.attrs.get(node.attr) if cls is not None else None

@@ -98,3 +98,13 @@ def test_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check", "--list"]) == 0
     out = capsys.readouterr().out
     assert [line.split()[0] for line in out.splitlines()] == ["KC101", "KC102", "KC103", "KC104", "KC105"]
+
+
+def test_notebook_that_does_not_parse(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cells = [{"cell_type": "code", "source": "import keras\n", "metadata": {}, "outputs": []},
+             {"cell_type": "code", "source": "x = (1,\n", "metadata": {}, "outputs": []}]
+    nb = tmp_path / "nb.ipynb"
+    nb.write_text(json.dumps({"cells": cells, "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    assert main(["check", str(nb)]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert len(errors) == 1 and errors[0].startswith(f"{nb}: error: cell 2, line 1: does not parse")

@@ -36,6 +36,25 @@ def step(x, y):
     return {loss}
 """
 
+# The 2021 tutorial's loop: the loss object is called inside a function that receives the
+# predictions as a parameter; what the parameter holds comes from the call in train_step.
+TUTORIAL_LOSS = HEAD + """
+loss_object = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="none")
+
+def loss_function(real, pred):
+    mask = tf.math.logical_not(tf.math.equal(real, 0))
+    loss_ = loss_object(real, pred)  # <-
+    return tf.reduce_sum(loss_ * tf.cast(mask, loss_.dtype))
+
+model = keras.Sequential([layers.Dense(64, activation="relu"), layers.Dense(100{act})])
+
+def train_step(inp, tar):
+    with tf.GradientTape() as tape:
+        predictions = model(inp, training=True)
+        loss = loss_function(tar, predictions)
+    return loss
+"""
+
 # (name, program with the pitfall, the fixed program); the flagged line carries `# <-`.
 CASES = [
     ("functional-compile-by-name",
@@ -112,6 +131,8 @@ def train_step(images, labels):
     ("subclassed-model-and-loss-function",
      SUBCLASSED.replace("{loss}", "tf.keras.losses.categorical_crossentropy(y, model(x))  # <-"),
      SUBCLASSED.replace("{loss}", "tf.keras.losses.categorical_crossentropy(y, model(x), from_logits=True)")),
+    ("tutorial-loss-function-parameter",
+     TUTORIAL_LOSS.replace("{act}", ', activation="softmax"'), TUTORIAL_LOSS.replace("{act}", "")),
     ("tf-nn-with-logits-given-probabilities",
      HEAD + """
 from keras import backend as K
@@ -143,6 +164,15 @@ other = keras.Sequential([layers.Dense(10, activation="relu")])
 other.compile(loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
 custom = keras.Sequential([layers.Dense(10), MyHead()])
 custom.compile(loss="categorical_crossentropy")
+"""
+    assert hits(code) == []
+
+
+def test_a_parameter_given_different_things_says_nothing() -> None:
+    code = TUTORIAL_LOSS.replace("{act}", ', activation="softmax"') + """
+logits_model = keras.Sequential([layers.Dense(100)])
+def eval_step(inp, tar):
+    return loss_function(tar, logits_model(inp))
 """
     assert hits(code) == []
 
