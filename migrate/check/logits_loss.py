@@ -20,7 +20,14 @@ Where the loss meets the model's output, statically:
 The model's output activation comes from ``program``: a functional chain, a
 ``Sequential`` list (or its ``add`` calls), or a subclassed model's ``call``.
 Only a known final activation (softmax, sigmoid, or none at all) is compared; a
-relu, a custom layer or anything unresolved says nothing.
+relu, a custom layer or anything unresolved says nothing. A function's parameter
+(``loss_function(real, pred)``) holds what the module's calls pass for it.
+
+Keras 3 on the TensorFlow backend rescues one case by itself: a tensor that comes
+straight out of a softmax/sigmoid activation and is given to ``from_logits=True``
+is replaced by the logits under it, with a warning. jax and torch do not do that,
+nor does TensorFlow once anything (a ``Lambda``, a custom layer) comes in between,
+so the case is still reported.
 """
 
 from __future__ import annotations
