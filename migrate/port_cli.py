@@ -193,6 +193,10 @@ def cmd_port(args: argparse.Namespace) -> int:
         with _SignalGuard(), summary:
             if args.verify_training is not None and (args.verify_training < 1 or args.dry_run):
                 raise PortError("--verify-training", "takes a number of steps >= 1 and a written file (not --dry-run)")
+            if args.verify_training is not None:
+                from migrate.weights.verify import check_training_source
+
+                check_training_source(request)
             try:
                 run_port(request)
             finally:

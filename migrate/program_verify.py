@@ -338,7 +338,9 @@ def legacy_child(work: Path) -> int:
 
         if not isinstance(model, tf_keras.Model):
             raise PortError(spec, f"OLD: the factory returned {type(model).__name__}, not a tf_keras model; OLD "
-                                  "must be the unmodified legacy program (Keras 2 / tf.keras code)")
+                                  "must be the unmodified legacy program (Keras 2 / tf.keras code). Here OLD's own "
+                                  ".py file and `from tensorflow import keras` mean tf_keras, but a package's "
+                                  "`import keras` means Keras 3: give OLD as a .py file")
         with np.load(work / INPUTS, allow_pickle=False) as data:
             arrays = [np.array(data[f"input_{i}"]) for i in range(int(data["count"]))]
         feed: Any = [tf.constant(a) for a in arrays] if request["inputs_is_list"] else tf.constant(arrays[0])

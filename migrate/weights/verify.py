@@ -190,6 +190,21 @@ def _reload_port(request: Any) -> Any:
     return keras.saving.load_model(request.out, custom_objects=custom_objects or None, safe_mode=True)
 
 
+def check_training_source(request: Any) -> None:
+    """SOURCE can be resumed on tf_keras: a full-model HDF5 file with its training config (checked before the port)."""
+    from migrate.weights.h5 import is_hdf5, read_h5
+
+    source = Path(request.source)
+    ok = False
+    if source.is_file() and is_hdf5(source):
+        with read_h5(source, request.max_weight_bytes) as read:
+            ok = read.format == "keras-h5-model" and "training_config" in read.metadata
+    if not ok:
+        raise PortError(source, "--verify-training needs a full-model HDF5 file saved with its training state "
+                                "(model.save('m.h5') of a compiled model), which the legacy side resumes from on "
+                                "tf_keras; drop --verify-training for this source")
+
+
 def verify_training(request: Any, steps: int, rtol: float, out: Any = None) -> dict[str, Any]:
     """Train ``steps`` random batches in the legacy checkpoint (tf_keras) and in the written file; compare.
 
@@ -211,11 +226,8 @@ def verify_training(request: Any, steps: int, rtol: float, out: Any = None) -> d
 
     out = out or sys.stdout
     path = str(request.source)
+    check_training_source(request)
     with read_source(request.source, request.max_weight_bytes) as source:
-        if source.format != "keras-h5-model" or "training_config" not in source.metadata:
-            raise PortError(path, "--verify-training needs a full-model HDF5 file saved with its training state "
-                                  "(model.save('m.h5') of a compiled model): the legacy side resumes from it on "
-                                  "tf_keras; drop --verify-training for this source")
         require_tensorflow(path, "--verify-training (the legacy model trains on tf_keras)")
         model = _reload_port(request)
         note = ""

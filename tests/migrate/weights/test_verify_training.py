@@ -63,4 +63,9 @@ def test_bad_requests_are_refused_up_front(tmp_path: Path, capsys: pytest.Captur
         assert main(["port", str(SOURCE), "--to", str(out), *args]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("migrate port: error: --verify-training:"), err
+    # A weights-only file has no training state to resume from: refused before the port runs.
+    weights_only = RESUME.parent / "keras22_classifier_weights.h5"
+    assert main(["port", str(weights_only), "--to", str(out), "--verify-training", "2"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--verify-training needs a full-model HDF5 file" in err[0], err
     assert not out.exists()
