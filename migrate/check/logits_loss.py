@@ -13,6 +13,8 @@ Where the loss meets the model's output, statically:
 * ``model.compile(loss=...)`` with the loss as a name (``'sparse_categorical_crossentropy'``),
   a function (``keras.losses.binary_crossentropy``) or an object built here or
   anywhere in the module (``loss_object = SparseCategoricalCrossentropy(...)``);
+* a loss function of the module given to ``compile(loss=masked_loss)``: Keras calls it
+  with the model's output, so its ``y_pred`` parameter holds that;
 * a custom training loop: ``loss_object(y, model(x))``, ``loss_fn(y, predictions)``
   with ``predictions = model(x, training=True)``, ``keras.losses.*_crossentropy(y, p,
   from_logits=...)`` and ``tf.nn.*_cross_entropy_with_logits(labels, logits=p)``.
@@ -23,11 +25,11 @@ Only a known final activation (softmax, sigmoid, or none at all) is compared; a
 relu, a custom layer or anything unresolved says nothing. A function's parameter
 (``loss_function(real, pred)``) holds what the module's calls pass for it.
 
-Keras 3 on the TensorFlow backend rescues one case by itself: a tensor that comes
-straight out of a softmax/sigmoid activation and is given to ``from_logits=True``
-is replaced by the logits under it, with a warning. jax and torch do not do that,
-nor does TensorFlow once anything (a ``Lambda``, a custom layer) comes in between,
-so the case is still reported.
+Keras 3 on the TensorFlow backend rescues one case by itself: a ``Dense(...,
+activation="softmax")`` output given to ``SparseCategoricalCrossentropy(from_logits=True)``
+is replaced by the logits under it, with a warning (the loss then equals the fixed
+program's). On jax and torch the loss is wrong (``tests/migrate/check/test_numeric.py``),
+so the case is reported whatever the backend.
 """
 
 from __future__ import annotations

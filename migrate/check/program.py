@@ -428,6 +428,16 @@ class Program:
     def _index_call(self, node: ast.Call, scope: Scope) -> None:
         assert self._sites is not None
         func = node.func
+        if isinstance(func, ast.Attribute) and func.attr == "compile":
+            # compile(loss=f): Keras calls f(y_true, model(x)); index that as a call of f.
+            loss = argument(node, 1, "loss")
+            if isinstance(loss, ast.Name) and loss.id in self.functions and loss.id not in self.imports:
+                y_true = ast.Name("<y_true>", ast.Load())
+                y_pred = ast.Call(func.value, [], [])
+                implied = ast.Call(ast.Name(loss.id, ast.Load()), [y_true, y_pred], [])
+                for made in (y_true, y_pred, implied):
+                    ast.copy_location(made, node)
+                self._sites.setdefault(id(self.functions[loss.id]), []).append((implied, scope, 0))
         if isinstance(func, ast.Name) and func.id in self.functions and func.id not in self.imports:
             self._sites.setdefault(id(self.functions[func.id]), []).append((node, scope, 0))
             return

@@ -40,3 +40,21 @@ def test_categorical_accuracy_on_logits_is_fine() -> None:
     code = PROGRAM.format(act="", loss="keras.losses.SparseCategoricalCrossentropy(from_logits=True)",
                           metrics="['accuracy']")
     assert hits(code) == []
+
+
+LOOP = """
+import tensorflow as tf
+from tensorflow import keras
+model = keras.Sequential([keras.layers.Dense(1)])
+train_acc = keras.metrics.BinaryAccuracy({threshold})
+def step(x, y):
+    logits = model(x, training=False)
+    train_acc.update_state(y, logits)  # <-1
+    return keras.metrics.binary_accuracy(y, logits{threshold2})  # <-2
+"""
+
+
+def test_custom_loop_metrics() -> None:
+    bad = LOOP.format(threshold="", threshold2="")
+    assert hits(bad) == [("KC105", line_of(bad, "# <-1")), ("KC105", line_of(bad, "# <-2"))]
+    assert hits(LOOP.format(threshold="threshold=0.0", threshold2=", threshold=0.0")) == []

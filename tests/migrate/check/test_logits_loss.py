@@ -55,6 +55,17 @@ def train_step(inp, tar):
     return loss
 """
 
+# The Keras 3 tutorials' masked loss, given to compile by name.
+MASKED_LOSS = HEAD + """
+def masked_loss(label, pred):
+    loss_object = {loss}
+    loss = loss_object(label, pred)  # <-
+    return tf.reduce_mean(loss)
+
+model = keras.Sequential([layers.Dense(100, activation="softmax")])
+model.compile(optimizer="adam", loss=masked_loss)
+"""
+
 # (name, program with the pitfall, the fixed program); the flagged line carries `# <-`.
 CASES = [
     ("functional-compile-by-name",
@@ -133,6 +144,9 @@ def train_step(images, labels):
      SUBCLASSED.replace("{loss}", "tf.keras.losses.categorical_crossentropy(y, model(x), from_logits=True)")),
     ("tutorial-loss-function-parameter",
      TUTORIAL_LOSS.replace("{act}", ', activation="softmax"'), TUTORIAL_LOSS.replace("{act}", "")),
+    ("loss-function-given-to-compile",
+     MASKED_LOSS.replace("{loss}", "keras.losses.SparseCategoricalCrossentropy(from_logits=True)"),
+     MASKED_LOSS.replace("{loss}", "keras.losses.SparseCategoricalCrossentropy()")),
     ("tf-nn-with-logits-given-probabilities",
      HEAD + """
 from keras import backend as K
