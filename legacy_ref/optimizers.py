@@ -90,10 +90,39 @@ def library_optimizer(spec: str) -> Any:
     return cls
 
 
+def program_optimizer(path: str, class_name: str) -> Any:
+    """A Keras 2 ``get_updates`` optimizer class defined in a legacy program, on tf_keras.
+
+    The program runs through :func:`legacy_ref.shim.load_legacy_program`, with
+    one change: ``keras.optimizers.Optimizer`` is tf_keras'
+    ``optimizer_v1.Optimizer`` (the Keras 2.2 base class: ``get_updates``,
+    ``get_gradients``, ``self.updates``), not ``OptimizerV2``. tf_keras calls
+    ``get_updates`` only in TF1 graph mode, so :func:`main` disables eager
+    execution for a run holding such cases.
+    """
+    import tf_keras
+    from tf_keras.src.optimizers import optimizer_v1
+
+    from legacy_ref.shim import load_legacy_program
+
+    # The shim reads tf_keras.optimizers.legacy.Optimizer when it loads a program.
+    legacy = tf_keras.optimizers.legacy
+    saved = legacy.Optimizer
+    legacy.Optimizer = optimizer_v1.Optimizer
+    try:
+        module = load_legacy_program(path, "legacy_optimizer_program")
+    finally:
+        legacy.Optimizer = saved
+    return getattr(module, class_name)
+
+
 def _optimizer(case: dict[str, Any]) -> Any:
     import tf_keras
 
     spec = case["legacy"]
+    if spec.startswith("program:"):
+        path, _, class_name = spec.removeprefix("program:").rpartition(":")
+        return program_optimizer(path, class_name)(**case.get("kwargs", {}))
     if spec.startswith("tf_keras:"):
         cls = getattr(tf_keras.optimizers.legacy, spec.partition(":")[2])
     else:
@@ -155,7 +184,8 @@ def _train_with_lookahead(model: Any, x: np.ndarray, y: np.ndarray, sync_period:
 def run_case(case: dict[str, Any], data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Train the shared model with one case's optimizer (and callback); return its trajectory.
 
-    A case is ``{"name", "legacy": "module:Class" or "tf_keras:Adam", "kwargs",
+    A case is ``{"name", "legacy": "module:Class", "tf_keras:Adam" or
+    "program:PATH:Class", "kwargs",
     optionally "lookahead": {"sync_period", "slow_step"}, or "steps_per_epoch",
     "function", "args"}``; with ``"function"`` the
     optimizer is driven by ``tf_keras.callbacks.LearningRateScheduler`` over
@@ -206,6 +236,11 @@ def main(argv: list[str]) -> int:
         raise SystemExit("legacy_ref.optimizers needs TF_USE_LEGACY_KERAS=1 (tensorflow.keras must be tf_keras)")
     cases_path, out_path, steps = argv[0], argv[1], int(argv[2]) if len(argv) > 2 else 20
     cases = json.loads(Path(cases_path).read_text())
+    if any(case["legacy"].startswith("program:") for case in cases):
+        import tensorflow as tf
+
+        # Keras 2 get_updates optimizers run in graph mode only (see program_optimizer).
+        tf.compat.v1.disable_eager_execution()
     data = problem(steps)
     arrays: dict[str, np.ndarray] = dict(data)
     for case in cases:

@@ -156,6 +156,10 @@ RULES: tuple[RuleInfo, ...] = (
              "optimizer epsilon=None (Keras 2: K.epsilon()) to keras.config.epsilon(); Keras 2.2 Adagrad "
              "accumulator start pinned to 0; tf.keras 2 Lion learning_rate=1e-4 pinned; Nadam schedule_decay, "
              "the 2.2 Nadam momentum schedule and the 2.2 Adagrad/RMSprop epsilon placement reported"),
+    RuleInfo("KM415", "keras2-optimizer-get-updates", SAFE,
+             "a Keras 2 optimizer subclass with get_updates(loss, params) of the common shape (slots from K.zeros per "
+             "param, K.update of params and slots, self.iterations increment) -> build + update_step; otherwise "
+             "reported with what to write (and the ready modern.optimizers class for AdamWarmup/RAdam/Lookahead)"),
     RuleInfo("KM501", "save-weights-path", UNSAFE,
              "save_weights/load_weights paths must end in .weights.h5 in Keras 3"),
     RuleInfo("KM502", "model-save-format", UNSAFE,
