@@ -388,10 +388,11 @@ class Program:
             entries = s.assigns.get(name)
             if s is scope and entries:
                 before = [e for e in entries if e[0] < line]
-                if before:
-                    ln, value = before[-1]
-                    return (value, s, ln) if value is not None else None
-            elif s is not scope and entries:
+                if not before:
+                    return None  # local to the scope, assigned only further down (a loop): not known
+                ln, value = before[-1]
+                return (value, s, ln) if value is not None else None
+            if s is not scope and entries:
                 ln, value = entries[-1]
                 return (value, s, ln) if value is not None else None
             if s is scope and name in s.params:
