@@ -160,6 +160,9 @@ RULES: tuple[RuleInfo, ...] = (
              "a Keras 2 optimizer subclass with get_updates(loss, params) of the common shape (slots from K.zeros per "
              "param, K.update of params and slots, self.iterations increment) -> build + update_step; otherwise "
              "reported with what to write (and the ready modern.optimizers class for AdamWarmup/RAdam/Lookahead)"),
+    RuleInfo("KM417", "library-optimizer", UNSAFE,
+             "keras-bert AdamWarmup, keras-radam RAdam, keras-lookahead Lookahead reported with the ready "
+             "modern.optimizers class; bert4keras extend_with_* reported with the Keras 3 argument or what to write"),
     RuleInfo("KM501", "save-weights-path", UNSAFE,
              "save_weights/load_weights paths must end in .weights.h5 in Keras 3"),
     RuleInfo("KM502", "model-save-format", UNSAFE,
