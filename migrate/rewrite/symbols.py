@@ -15,6 +15,7 @@ from migrate.rewrite.tables import (
     MERGE_REASON,
     MERGE_RULE,
     MODULE_ROWS_BY_LEGACY,
+    RENAMED_NAMES,
 )
 
 _CHECKED = set(CHECKED_MODULES)
@@ -30,6 +31,8 @@ def map_name(canon: str) -> tuple[str | None, str, str]:
         return canon, "", ""
     if canon in MERGE_LAYER_NAMES:
         return None, MERGE_RULE, MERGE_REASON
+    if canon in RENAMED_NAMES:
+        return RENAMED_NAMES[canon], "KM101", "Keras 3 keeps only the long name of this function"
     parts = canon.split(".")
     if parts[1] == "backend":
         return canon, "", ""

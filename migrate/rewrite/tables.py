@@ -110,6 +110,20 @@ KERAS3_REMOVED: dict[str, str] = {
                                       "with preprocessing layers (keras.layers.RandomFlip, ...)",
 }
 
+#: KM101: the short aliases of loss and metric functions that Keras 2 exported and Keras 3
+#: dropped (``from keras.losses import mse`` fails at import), to the same function's long
+#: name; same formula (variational_autoencoder of Keras 2.2.4's examples imports ``mse``).
+RENAMED_NAMES: dict[str, str] = {
+    f"keras.{module}.{short}": f"keras.{module}.{long}"
+    for module in ("losses", "metrics")
+    for short, long in (("mse", "mean_squared_error"), ("MSE", "mean_squared_error"),
+                        ("mae", "mean_absolute_error"), ("MAE", "mean_absolute_error"),
+                        ("mape", "mean_absolute_percentage_error"), ("MAPE", "mean_absolute_percentage_error"),
+                        ("msle", "mean_squared_logarithmic_error"), ("MSLE", "mean_squared_logarithmic_error"),
+                        ("kld", "kl_divergence"), ("KLD", "kl_divergence"),
+                        ("kullback_leibler_divergence", "kl_divergence"))
+}
+
 # --------------------------------------------------------------------------
 # KM2xx: the Keras 2 backend
 # --------------------------------------------------------------------------
