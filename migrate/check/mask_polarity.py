@@ -66,18 +66,23 @@ class _Reader:
     def __init__(self, prog: Program) -> None:
         self.prog = prog
         self.busy: set[tuple[int, int]] = set()
+        self.memo: dict[tuple[int, int], set[Pol]] = {}  # a mask passed down many calls is read once
 
     def polarity(self, node: ast.AST | None, scope: Scope, line: int, depth: int = 0) -> set[Pol]:
         if node is None or depth > 10:
             return set()
         key = (id(node), line)
+        if key in self.memo:
+            return self.memo[key]
         if key in self.busy:
             return set()
         self.busy.add(key)
         try:
-            return self._polarity(node, scope, line, depth + 1)
+            found = self._polarity(node, scope, line, depth + 1)
         finally:
             self.busy.discard(key)
+        self.memo[key] = found
+        return found
 
     def _polarity(self, node: ast.AST, scope: Scope, line: int, depth: int) -> set[Pol]:
         prog = self.prog
