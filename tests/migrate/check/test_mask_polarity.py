@@ -115,3 +115,13 @@ def attend(scores, inp, tar, loaded_mask):
     flipped = good.replace("look_ahead = 1 - tf.linalg", "look_ahead = tf.linalg").replace(
         "tf.math.equal(tar, 0)", "tf.math.not_equal(tar, 0)").replace("tf.maximum", "tf.minimum")
     assert hits(flipped) == [("KC103", line_of(flipped, "# <-"))]
+
+
+def test_a_mask_passed_down_many_calls_is_read_once() -> None:
+    """Four levels, thirty calls each: found once, at the use, without reading each path again."""
+    lines = ["import tensorflow as tf", "def f0(x, mask):", "    return tf.nn.softmax(x + mask * -1e9)  # <-"]
+    for i in range(1, 4):
+        lines += [f"def f{i}(x, mask):", *[f"    x = f{i - 1}(x, mask)"] * 30, "    return x"]
+    lines += ["m = tf.cast(tf.math.not_equal(t, 0), tf.float32)", *["y = f3(x, m)"] * 50]
+    code = "\n".join(lines) + "\n"
+    assert hits(code) == [("KC103", 3)]
