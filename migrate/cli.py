@@ -197,6 +197,10 @@ def _rewrite(args: argparse.Namespace) -> int:
         print("migrate: error: -o/--output must be a directory when the input is a directory", file=sys.stderr)
         return 2
     pairs, results = discover(args.paths, args.output)
+    # Names one module of the tree re-exports to others (`from bert4keras.backend import K`).
+    from migrate.rewrite.names import tree_imports
+
+    options.tree_imports = tree_imports(src for src, _ in pairs)
     write = not (args.diff or args.check)
     max_bytes = int(args.max_size * 1024 * 1024)
     tasks = [Task(src, dst, options, write, args.diff, max_bytes) for src, dst in pairs]

@@ -136,6 +136,9 @@ RULES: tuple[RuleInfo, ...] = (
     RuleInfo("KM317", "activation-name", SAFE,
              "a module-level function named like a Keras 3 activation (gelu, swish, ...) is registered, so a "
              ".keras file does not load Keras 3's own function of that name in its place"),
+    RuleInfo("KM318", "build-sublayers", SAFE,
+             "a layer with its own compute_output_shape that makes sublayers in build() gets a compute_output_spec "
+             "tracing call() (Keras 3 would leave them unbuilt: no weights to load or save)"),
     RuleInfo("KM401", "optimizer-lr-kwarg", SAFE,
              "optimizer `lr=` to `learning_rate=`; `decay=` to an exact InverseTimeDecay schedule"),
     RuleInfo("KM402", "optimizer-lr-attr", SAFE,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import libcst as cst
@@ -30,6 +31,9 @@ class Options:
     ignore: frozenset[str] = frozenset()
     todo_comments: bool = False
     source: str = "auto"  # "auto" | "keras-2.2" | "tf-keras-2"
+    #: per file (resolved path): Keras/TensorFlow names it imports from other modules of the tree
+    #: being rewritten (``names.tree_imports``; ``from bert4keras.backend import K`` is keras.backend)
+    tree_imports: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def enabled(self, rule: str) -> bool:
         if self.select and rule not in self.select:
@@ -86,7 +90,12 @@ class FileContext:
         self.current_stmt: cst.CSTNode | None = None
         self.default_indent = "    "  # the module's indentation unit (set by transform_module)
         #: the file as reported (a notebook cell: ``nb.ipynb[cell 3]``; set by transform_module)
-        self.path = ""
+        self._path = ""
+        #: names other modules of the tree import from this file (``Options.tree_imports``): their
+        #: imports stay even when the file itself no longer uses them
+        self.exported: frozenset[str] = frozenset()
+        #: Keras names a module of the tree replaced with its own (``names.tree_imports``, "#patched")
+        self.patched: dict[str, str] = {}
         #: facts rules record about names of the current function scope (KM204: ranks of tensors bound by
         #: ``x = K.reshape(...)``); a new dict per function, set by the applier. The fast path never skips
         #: a statement that mentions one of these names, so a rebinding is always seen.
@@ -95,6 +104,35 @@ class FileContext:
         self.functions: list[cst.CSTNode] = []
         #: per-file state of rules that collect across nodes, under the rule module's name
         self.rule_state: dict[str, Any] = {}
+
+    @property
+    def path(self) -> str:
+        return self._path
+
+    @path.setter
+    def path(self, value: str) -> None:
+        """Set by ``transform_module`` before the index is built: the moment the file's names
+        re-exported by other modules of the tree (``Options.tree_imports``) join its imports."""
+        self._path = value
+        if self.options.tree_imports and value:
+            resolved = str(Path(value).resolve())
+            self.add_tree_imports(self.options.tree_imports.get(resolved, {}))
+            self.exported = frozenset(self.options.tree_imports.get(f"{resolved}#exported", ()))
+            if self.exported or resolved in self.options.tree_imports:
+                # It imports from, or is imported by, modules of the tree: it sees their patches.
+                self.patched = self.options.tree_imports.get("#patched", {})
+
+    def add_tree_imports(self, extra: dict[str, str]) -> None:
+        """Names this file imports from modules of the tree, resolved to Keras/TensorFlow names.
+
+        They replace the file's own entries (``K``: ``bert4keras.backend.K``) and add the
+        names a star import brings; the dialect is then detected again, as if the file
+        imported Keras itself."""
+        if not extra:
+            return
+        self.imports.update(extra)
+        if self.options.source == "auto":
+            self.source = detect_source(self.imports)
 
     # -- findings -----------------------------------------------------------
     def enabled(self, rule: str) -> bool:
@@ -118,16 +156,22 @@ class FileContext:
     # -- names ---------------------------------------------------------------
     def qualified(self, node: cst.BaseExpression) -> str | None:
         """Canonical legacy qualified name (``tensorflow.keras`` folded to ``keras``)."""
-        q = resolve(node, self.imports)
-        if q is None:
-            return None
-        return canonical(q)[0]
+        raw = self.qualified_raw(node)
+        return None if raw is None else raw[0]
 
     def qualified_raw(self, node: cst.BaseExpression) -> tuple[str, bool] | None:
         q = resolve(node, self.imports)
         if q is None:
             return None
-        return canonical(q)
+        folded = canonical(q)
+        if self.patched:
+            # A Keras name that a module of the tree replaced with its own (``K.where = where``).
+            name = folded[0]
+            while name:
+                if name in self.patched:
+                    return self.patched[name] + folded[0][len(name):], False
+                name = name.rpartition(".")[0]
+        return folded
 
     # -- code ------------------------------------------------------------------
     @staticmethod

@@ -168,7 +168,8 @@ def rewrite_python(source: bytes, path: str, options: Options, *, fast: bool = T
     if fast:
         from migrate.rewrite.prefilter import compiles, may_need_rewrite, parse_ast
 
-        if not may_need_rewrite(source):
+        # A file that reaches Keras only through another module of the tree may not say "keras".
+        if not may_need_rewrite(source) and not options.tree_imports.get(str(Path(path).resolve())):
             if compiles(source):
                 return source, [], source.count(b"\n")
             _refuse_what_python_refuses(source)

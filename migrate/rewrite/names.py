@@ -8,7 +8,10 @@ function still counts), which is cheap because only statements are walked.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import ast
+import re
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import libcst as cst
 
@@ -119,3 +122,258 @@ def build_dotted(name: str) -> cst.BaseExpression:
     for part in parts[1:]:
         node = cst.Attribute(value=node, attr=cst.Name(part))
     return node
+
+
+# ---------------------------------------------------------------------------
+# Names re-exported across the tree being rewritten
+# ---------------------------------------------------------------------------
+# A library may reach Keras through a module of its own: bert4keras's backend.py does
+# `import keras.backend as K` and every other module `from bert4keras.backend import K`
+# (or `from bert4keras.layers import *`, which passes K on). Seen file by file, that K
+# is unknown and its calls stay Keras 2 calls. ``tree_imports`` is a cheap pre-pass over
+# the whole tree (Python's own parser, only on the modules that other files import
+# from) that tells each file which of its imported names are Keras or TensorFlow
+# names; ``FileContext`` adds them to the file's import table.
+
+_IMPORT_FROM = re.compile(rb"^[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import\b", re.M)
+_IMPORT = re.compile(rb"^[ \t]*import[ \t]+([\w.]+)", re.M)
+#: the roots a re-exported name must resolve to for it to count
+_ROOTS = ("keras", "tensorflow")
+
+
+def module_of(path: str) -> tuple[str, bool]:
+    """The dotted module name of a file, by the packages (``__init__.py``) above it,
+    and whether it is a package's ``__init__``."""
+    p = Path(path).resolve()
+    parts = [] if p.stem == "__init__" else [p.stem]
+    folder = p.parent
+    while (folder / "__init__.py").is_file() and folder.parent != folder:
+        parts.append(folder.name)
+        folder = folder.parent
+    return ".".join(reversed(parts)), p.stem == "__init__"
+
+
+def _absolute(module: str | None, level: int, here: str, is_package: bool) -> str:
+    """``from .x import y`` in module ``here`` -> the absolute module name."""
+    if not level:
+        return module or ""
+    base = here.split(".") if here else []
+    drop = level - 1 if is_package else level
+    if drop > len(base):
+        return ""
+    base = base[: len(base) - drop]
+    return ".".join([*base, module] if module else base)
+
+
+def _bindings(tree: ast.Module, here: str, is_package: bool,
+              patched: dict[str, str] | None = None) -> tuple[dict[str, str], list[str], list[str] | None]:
+    """Module-level names bound by imports and plain aliases (``K = keras.backend``), the
+    modules star-imported, and ``__all__`` when it is a literal list of strings.
+
+    ``patched`` receives the attributes the module sets on an imported module
+    (bert4keras: ``K.where = where``), as ``{"keras.backend.where": "<here>.K.where"}``:
+    from then on that name is the library's own function, not Keras's."""
+    bound: dict[str, str] = {}
+    stars: list[str] = []
+    public: list[str] | None = None
+    stack: list[ast.stmt] = list(tree.body)
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    bound[alias.asname] = alias.name
+                else:
+                    head = alias.name.split(".")[0]
+                    bound[head] = head
+        elif isinstance(node, ast.ImportFrom):
+            module = _absolute(node.module, node.level, here, is_package)
+            for alias in node.names:
+                if alias.name == "*":
+                    stars.append(module)
+                elif module:
+                    bound[alias.asname or alias.name] = f"{module}.{alias.name}"
+        elif (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Attribute)
+              and patched is not None):
+            dotted = _ast_dotted(node.targets[0])
+            head = dotted.split(".")[0] if dotted else None
+            if dotted and head in bound:
+                patched[bound[head] + dotted[len(head):]] = f"{here}.{dotted}"
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            target = node.targets[0].id
+            if target == "__all__" and isinstance(node.value, (ast.List, ast.Tuple)):
+                items = [e.value for e in node.value.elts if isinstance(e, ast.Constant)]
+                if all(isinstance(i, str) for i in items):
+                    public = items  # type: ignore[assignment]
+                continue
+            dotted = _ast_dotted(node.value)
+            head = dotted.split(".")[0] if dotted else None
+            if dotted and head in bound:
+                bound[target] = bound[head] + dotted[len(head):]
+            else:
+                bound.pop(target, None)  # rebound to something else
+        elif isinstance(node, (ast.If, ast.Try)):
+            # `if TF_KERAS: ...` and `try: import ... except ImportError: ...` still bind at module level.
+            stack[:0] = [*node.body, *getattr(node, "handlers", []), *node.orelse, *getattr(node, "finalbody", [])]
+        elif isinstance(node, ast.ExceptHandler):
+            stack[:0] = list(node.body)
+    return bound, stars, public
+
+
+def _ast_dotted(node: ast.expr) -> str | None:
+    parts: list[str] = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name):
+        parts.append(node.id)
+        return ".".join(reversed(parts))
+    return None
+
+
+def _is_api(qualified: str) -> bool:
+    return qualified.split(".")[0] in _ROOTS
+
+
+def tree_imports(paths: Iterable[str]) -> dict[str, dict[str, str]]:
+    """For each file (by resolved path) that imports Keras or TensorFlow names from another
+    module of the tree, those names: ``{local name: qualified name}``.
+
+    Under the key ``"<path>#exported"`` (a file's path plus ``#exported``), the names of
+    that file which other files of the tree import (by name or by a star import) and
+    which must therefore stay bound in it, with the same values; the rewrite never
+    drops their imports even when the file itself stops using them.
+
+    Under the key ``"#patched"``: attributes that a module of the tree sets on a Keras
+    module (``K.where = where``), by their canonical Keras name, each mapped to a name of
+    the library; no Keras rule applies to them anywhere in the tree.
+
+    Only modules imported from by some file are parsed, so a tree that does not
+    re-export costs one regular-expression scan per file.
+    """
+    files: dict[str, tuple[str, bool, bytes]] = {}  # module -> (path, is_package, source)
+    for path in paths:
+        if not path.endswith(".py"):
+            continue
+        try:
+            source = Path(path).read_bytes()
+        except OSError:
+            continue
+        module, is_package = module_of(path)
+        if module:
+            files[module] = (str(Path(path).resolve()), is_package, source)
+    if len(files) < 2:
+        return {}
+    # The tree's modules that some file imports from (absolute or relative).
+    wanted: set[str] = set()
+    for module, (_, is_package, source) in files.items():
+        for match in _IMPORT_FROM.finditer(source):
+            text = match.group(1).decode("ascii", "replace")
+            level = len(text) - len(text.lstrip("."))
+            name = _absolute(text.lstrip(".") or None, level, module, is_package)
+            if name in files and name != module:
+                wanted.add(name)
+        for match in _IMPORT.finditer(source):
+            name = match.group(1).decode("ascii", "replace")
+            if name in files and name != module:
+                wanted.add(name)
+    if not wanted:
+        return {}
+    parsed: dict[str, tuple[dict[str, str], list[str], list[str] | None]] = {}
+    patched: dict[str, str] = {}  # canonical legacy name -> the library's own (see _bindings)
+
+    def parse(module: str) -> tuple[dict[str, str], list[str], list[str] | None] | None:
+        if module not in files:
+            return None
+        if module not in parsed:
+            _, is_package, source = files[module]
+            try:
+                tree = ast.parse(source)
+            except (SyntaxError, ValueError, RecursionError, MemoryError):
+                tree = ast.Module(body=[], type_ignores=[])
+            parsed[module] = _bindings(tree, module, is_package, patched)
+        return parsed[module]
+
+    done: dict[str, dict[str, str]] = {}
+
+    def exported(module: str, seen: frozenset[str] = frozenset()) -> dict[str, str]:
+        """Names the module binds, each resolved to its Keras/TensorFlow origin (others dropped)."""
+        if module in done:
+            return done[module]
+        info = parse(module)
+        if info is None or module in seen:
+            return {}  # not the tree's, or an import cycle: what the cycle adds is not followed
+        bound, stars, public = info
+        out: dict[str, str] = {}
+        for star in stars:
+            out.update(exported(star, seen | {module}))
+        for local, qualified in bound.items():
+            out[local] = resolved(qualified, seen | {module})
+        out = {k: v for k, v in out.items() if _is_api(v)}
+        if public is not None:
+            out = {k: v for k, v in out.items() if k in public}
+        else:
+            out = {k: v for k, v in out.items() if not k.startswith("_")}
+        done[module] = out
+        return out
+
+    def resolved(qualified: str, seen: frozenset[str]) -> str:
+        """``pkg.mod.K`` -> what ``K`` is in the tree's module ``pkg.mod`` (unchanged if not the tree's)."""
+        module, _, name = qualified.rpartition(".")
+        while module:
+            if module in files:
+                inner = exported(module, seen)
+                if name.split(".")[0] in inner:
+                    head, _, rest = name.partition(".")
+                    return inner[head] + (f".{rest}" if rest else "")
+                return qualified
+            module, _, part = module.rpartition(".")
+            name = f"{part}.{name}"
+        return qualified
+
+    result: dict[str, dict[str, str]] = {}
+
+    def keep(module: str, names: Iterable[str]) -> None:
+        """``names`` of ``module`` are imported elsewhere; follow them through its star imports."""
+        info = parse(module)
+        if info is None:
+            return
+        bound, stars, _ = info
+        mine = exported(module)
+        key = f"{files[module][0]}#exported"
+        for name in names:
+            if name in mine and name not in result.setdefault(key, {}):
+                result[key][name] = mine[name]
+                if name not in bound:  # it came from a star import: keep it there too
+                    for star in stars:
+                        if name in exported(star):
+                            keep(star, [name])
+
+    for module in wanted:
+        parse(module)
+    for module, (path, is_package, source) in files.items():
+        if not any(w.rpartition(".")[2].encode() in source for w in wanted):
+            continue  # imports from none of them
+        bound, stars, _ = parse(module) or ({}, [], None)
+        extra: dict[str, str] = {}
+        for star in stars:
+            if star in files:
+                names = exported(star, frozenset({module}))
+                extra.update(names)
+                keep(star, names)
+        for local, qualified in bound.items():
+            extra.pop(local, None)  # the file's own binding of the name wins over a star import's
+            if any(qualified.startswith(f"{m}.") for m in files):
+                target = resolved(qualified, frozenset({module}))
+                if target != qualified and _is_api(target):
+                    extra[local] = target
+                    source_module, _, name = qualified.rpartition(".")
+                    if source_module in files:
+                        keep(source_module, [name])
+        if extra:
+            result[path] = extra
+    if patched:
+        # Every file that can see the patched module (the patching one included) reads these names
+        # as the library's: `K.where(...)` after bert4keras's `K.where = where` is its own where.
+        result["#patched"] = {canonical(k)[0]: v for k, v in patched.items()}
+    return result

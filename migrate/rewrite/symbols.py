@@ -36,6 +36,9 @@ def map_name(canon: str) -> tuple[str | None, str, str]:
     parts = canon.split(".")
     if parts[1] == "backend":
         return canon, "", ""
+    if len(parts) == 2 and parts[1].startswith("__") and parts[1].endswith("__"):
+        # `keras.__version__` (bert4keras compares it) and the other module attributes exist in Keras 3
+        return canon, "", ""
     for i in range(len(parts), 1, -1):
         prefix = ".".join(parts[:i])
         row = MODULE_ROWS_BY_LEGACY.get(prefix)

@@ -143,7 +143,8 @@ class RuleApplier(cst.CSTTransformer):
         #: backend aliases (``K``) -> references outside import statements, minus rewritten ones
         self.alias_refs: dict[str, int] = {
             name: 0 for name, q in ctx.imports.items()
-            if canonical(q)[0] == "keras.backend" or canonical(q)[0].startswith("keras.backend.")}
+            if (canonical(q)[0] == "keras.backend" or canonical(q)[0].startswith("keras.backend."))
+            and name not in ctx.exported}  # another module of the tree imports it from this one
 
     # -- every node: statements get a TODO list, skippable ones are not entered ------
     def on_visit(self, node: cst.CSTNode) -> bool:
