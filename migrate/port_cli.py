@@ -194,7 +194,7 @@ def cmd_port(args: argparse.Namespace) -> int:
             if args.verify_training is not None and (args.verify_training < 1 or args.dry_run):
                 raise PortError("--verify-training", "takes a number of steps >= 1 and a written file (not --dry-run)")
             if args.verify_training is not None:
-                from migrate.weights.verify import check_training_source
+                from migrate.weights.training_check import check_training_source
 
                 check_training_source(request)
             try:
@@ -202,7 +202,7 @@ def cmd_port(args: argparse.Namespace) -> int:
             finally:
                 remove_temp_files()
             if args.verify_training is not None:
-                from migrate.weights.verify import verify_training
+                from migrate.weights.training_check import verify_training
 
                 verify_training(request, args.verify_training, args.rtol)
     except PortError as exc:
