@@ -139,6 +139,9 @@ RULES: tuple[RuleInfo, ...] = (
     RuleInfo("KM318", "build-sublayers", SAFE,
              "a layer with its own compute_output_shape that makes sublayers in build() gets a compute_output_spec "
              "tracing call() (Keras 3 would leave them unbuilt: no weights to load or save)"),
+    RuleInfo("KM330", "saved-functions", SAFE,
+             "a module-level function passed to Lambda(...) or compile(loss=, metrics=) is registered, so the "
+             ".keras file reloads with safe_mode=True and no custom_objects; Lambda(lambda ...) is reported"),
     RuleInfo("KM401", "optimizer-lr-kwarg", SAFE,
              "optimizer `lr=` to `learning_rate=`; `decay=` to an exact InverseTimeDecay schedule"),
     RuleInfo("KM402", "optimizer-lr-attr", SAFE,
