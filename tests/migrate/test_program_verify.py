@@ -118,6 +118,15 @@ def test_bad_input_is_one_line_and_exit_2(programs: tuple[Path, Path], tmp_path:
     # --factory-args that are not a JSON object.
     assert verify(old, new, "--factory", "build_model", "--factory-args", "[1, 2]") == 2
     assert "--factory-args" in error_line(capsys)
+    # --inputs that do not fit the model's inputs, or that hold objects (a pickle), are refused.
+    two = tmp_path / "two.npz"
+    np.savez(two, a=np.zeros((2, 12), "int32"), b=np.zeros((2, 12), "int32"))
+    assert verify(old, new, "--factory", "build_model", "--inputs", two) == 2
+    assert "the model takes 1 inputs ['inputs']" in error_line(capsys)
+    pickled = tmp_path / "pickled.npz"
+    np.savez(pickled, inputs=np.array([{"x": 1}], dtype=object))
+    assert verify(old, new, "--factory", "build_model", "--inputs", pickled) == 2
+    assert "not a readable .npz of plain arrays" in error_line(capsys)
     assert not report.exists()
 
 
