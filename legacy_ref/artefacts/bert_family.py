@@ -4,6 +4,7 @@ Run on tf_keras, in a process of its own, with the published libraries importabl
 
     TF_USE_LEGACY_KERAS=1 python -m legacy_ref.artefacts.bert_family goldens [--out tests/goldens/bert_family]
     TF_USE_LEGACY_KERAS=1 python -m legacy_ref.artefacts.bert_family bert OUT.h5 [--no-training-config] ...
+    TF_USE_LEGACY_KERAS=1 python -m legacy_ref.artefacts.bert_family test-files DIR
 
 ``TF_USE_LEGACY_KERAS=1`` is needed because the libraries write
 ``from tensorflow import keras``; it is set for this process only, never in
@@ -310,6 +311,32 @@ def write_bert(path: Path, *, training_config: bool = True, training: bool = Tru
     return path
 
 
+def legacy_outputs(path: Path, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    """The saved model's outputs on ``inputs``, loaded back the way the library's users loaded it."""
+    import tf_keras
+    import keras_bert
+
+    model = tf_keras.models.load_model(str(path), custom_objects=keras_bert.get_custom_objects(), compile=False)
+    outputs = model(inputs, training=False)
+    return [np.asarray(o) for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
+
+
+def write_test_files(out_dir: Path) -> list[Path]:
+    """Everything the port tests need, in one process: the goldens (to compare with
+    the committed ones), a trained keras-bert file with its training config, a
+    feature-model file without one, and each file's outputs on :func:`bert_probe`."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = write_goldens(out_dir / "goldens")
+    for stem, training in (("bert_train", True), ("bert_features", False)):
+        path = write_bert(out_dir / f"{stem}.h5", training_config=training, training=training)
+        probe = bert_probe() if training else bert_probe()[:2]
+        outputs = legacy_outputs(path, probe)
+        np.savez(out_dir / f"{stem}.outputs.npz", **{f"input_{i}": a for i, a in enumerate(probe)},
+                 **{f"output_{i}": a for i, a in enumerate(outputs)})
+        paths.append(path)
+    return paths
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m legacy_ref.artefacts.bert_family", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -323,15 +350,19 @@ def main(argv: list[str] | None = None) -> int:
     bert.add_argument("--no-training-config", action="store_true", help="save without compiling")
     bert.add_argument("--features", action="store_true", help="the feature model (training=False)")
     bert.add_argument("--transformer-num", type=int, default=BERT_ARGS["transformer_num"])
+    test_files = sub.add_parser("test-files", help="goldens, keras-bert files and their outputs, for the port tests")
+    test_files.add_argument("out", type=Path)
     args = parser.parse_args(argv)
     use_libraries(args.legacy_path)
     if args.what == "goldens":
         for path in write_goldens(args.out):
             print(f"wrote {path} ({path.stat().st_size} bytes)")
+    elif args.what == "test-files":
+        write_test_files(args.out)
+        print(f"wrote {args.out}")
     else:
         write_bert(args.out, training_config=not args.no_training_config, training=not args.features,
                    transformer_num=args.transformer_num)
-        np.savez(args.out.with_suffix(".probe.npz"), *bert_probe())
         print(f"wrote {args.out}")
     return 0
 

@@ -218,7 +218,11 @@ def _build(class_name: str) -> Callable[[dict[str, Any]], Any]:
     def build(config: dict[str, Any]) -> Any:
         import modern.layers.bert_family as ports
 
-        return getattr(ports, CLASSES[class_name][2]).from_config(modern_config(class_name, config))
+        config = modern_config(class_name, config)
+        # The registered name is for Keras 3's legacy loader; a direct build
+        # takes the function.
+        config.update({k: ports.gelu_tanh for k, v in config.items() if v == GELU})
+        return getattr(ports, CLASSES[class_name][2]).from_config(config)
 
     return build
 
