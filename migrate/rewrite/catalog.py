@@ -169,6 +169,10 @@ RULES: tuple[RuleInfo, ...] = (
     RuleInfo("KM417", "library-optimizer", UNSAFE,
              "keras-bert AdamWarmup, keras-radam RAdam, keras-lookahead Lookahead reported with the ready "
              "modern.optimizers class; bert4keras extend_with_* reported with the Keras 3 argument or what to write"),
+    RuleInfo("KM416", "optimizer-v2-subclass", SAFE,
+             "a tf.keras 2 OptimizerV2 subclass (_set_hyper, _create_slots/add_slot, _resource_apply_dense with "
+             "state_ops.assign) -> build + update_step with attributes, keras.ops and self.assign; otherwise "
+             "reported with what to write"),
     RuleInfo("KM501", "save-weights-path", UNSAFE,
              "save_weights/load_weights paths must end in .weights.h5 in Keras 3"),
     RuleInfo("KM502", "model-save-format", UNSAFE,

@@ -34,10 +34,15 @@ CASES = {
 }
 
 
-@pytest.fixture(scope="module")
-def legacy():
+def legacy_cases():
+    """The libraries' trajectories for :data:`CASES` (also read by KM416's test of the rewritten sources)."""
     cases = [{"name": name, "legacy": spec, "kwargs": kwargs} for name, (spec, _, kwargs) in CASES.items()]
     return trajectories(cases, needs=("keras_radam", "keras_bert"))
+
+
+@pytest.fixture(scope="module")
+def legacy():
+    return legacy_cases()
 
 
 @pytest.mark.parametrize("name", list(CASES))
