@@ -25,6 +25,10 @@ __all__ = [
     "Average",
     "Maximum",
     "Minimum",
+    "Tokenizer",
+    "text_to_word_sequence",
+    "one_hot",
+    "hashing_trick",
 ]
 
 
@@ -199,3 +203,181 @@ Multiply = _keras2_mask_merge(keras.layers.Multiply)
 Average = _keras2_mask_merge(keras.layers.Average)
 Maximum = _keras2_mask_merge(keras.layers.Maximum)
 Minimum = _keras2_mask_merge(keras.layers.Minimum)
+
+
+# -- Keras 2's text preprocessing -------------------------------------------------------
+# Keras 3 has no ``keras.preprocessing.text``. Programs that vectorise text with Keras 2's
+# ``Tokenizer`` (Keras 2.2.4's reuters_mlp, pretrained_word_embeddings) get these plain
+# Python/NumPy twins: same word index (by descending count, ties in first-seen order),
+# same sequences and the same matrices in every mode, so the numbers fed to the model do
+# not change. No ``keras`` call is needed; the text step was never a layer.
+
+_FILTERS = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~\t\n'
+
+
+def text_to_word_sequence(text, filters=_FILTERS, lower=True, split=" "):
+    """Split ``text`` into words as Keras 2 did: lower-cased, every character of
+    ``filters`` read as ``split``, empty pieces dropped."""
+    if lower:
+        text = text.lower()
+    text = text.translate(str.maketrans({char: split for char in filters}))
+    return [word for word in text.split(split) if word]
+
+
+def hashing_trick(text, n, hash_function=None, filters=_FILTERS, lower=True, split=" "):
+    """Each word of ``text`` to ``hash(word) % (n - 1) + 1`` (index 0 is kept for padding);
+    ``hash_function="md5"`` gives a hash that is stable across processes."""
+    if hash_function is None:
+        hash_function = hash
+    elif hash_function == "md5":
+        import hashlib
+
+        def hash_function(word):
+            return int(hashlib.md5(word.encode()).hexdigest(), 16)
+
+    return [hash_function(word) % (n - 1) + 1 for word in text_to_word_sequence(text, filters, lower, split)]
+
+
+def one_hot(text, n, filters=_FILTERS, lower=True, split=" "):
+    """Keras 2's ``one_hot``: :func:`hashing_trick` with Python's ``hash``."""
+    return hashing_trick(text, n, hash, filters, lower, split)
+
+
+class Tokenizer:
+    """Keras 2's text ``Tokenizer``: a word index fitted on texts, then texts or index
+    sequences to sequences or ``(len, num_words)`` matrices.
+
+    Args:
+        num_words: keep only indices below this in sequences and matrices (None: all).
+        filters: characters read as separators.
+        lower: lower-case the texts first.
+        split: the separator.
+        char_level: every character is a token.
+        oov_token: a token (index 1) for words outside the index or above ``num_words``.
+        document_count: documents seen before (for ``tfidf``).
+    """
+
+    def __init__(self, num_words=None, filters=_FILTERS, lower=True, split=" ", char_level=False, oov_token=None,
+                 document_count=0, **kwargs):
+        if "nb_words" in kwargs:  # Keras 1's name
+            num_words = kwargs.pop("nb_words")
+        if kwargs:
+            raise TypeError(f"Unrecognized keyword arguments: {sorted(kwargs)}")
+        self.num_words = num_words
+        self.filters = filters
+        self.lower = lower
+        self.split = split
+        self.char_level = char_level
+        self.oov_token = oov_token
+        self.document_count = document_count
+        self.word_counts = {}  # insertion-ordered: ties in the index keep first-seen order
+        self.word_docs = {}
+        self.index_docs = {}
+        self.word_index = {}
+        self.index_word = {}
+
+    def _tokens(self, text):
+        if self.char_level or isinstance(text, list):
+            if self.lower:
+                text = [t.lower() for t in text] if isinstance(text, list) else text.lower()
+            return text
+        return text_to_word_sequence(text, self.filters, self.lower, self.split)
+
+    def fit_on_texts(self, texts):
+        """Count the words of ``texts`` (strings, or lists of tokens) and rebuild the index."""
+        for text in texts:
+            self.document_count += 1
+            tokens = self._tokens(text)
+            for token in tokens:
+                self.word_counts[token] = self.word_counts.get(token, 0) + 1
+            for token in set(tokens):
+                self.word_docs[token] = self.word_docs.get(token, 0) + 1
+        # sorted() is stable: equal counts stay in first-seen order, as in Keras 2.
+        ranked = sorted(self.word_counts.items(), key=lambda item: item[1], reverse=True)
+        vocabulary = ([self.oov_token] if self.oov_token is not None else []) + [word for word, _ in ranked]
+        self.word_index = {word: i for i, word in enumerate(vocabulary, start=1)}
+        self.index_word = {i: word for word, i in self.word_index.items()}
+        for word, count in self.word_docs.items():
+            self.index_docs[self.word_index[word]] = count
+
+    def fit_on_sequences(self, sequences):
+        """Count documents per index (what ``tfidf`` needs) from index sequences."""
+        self.document_count += len(sequences)
+        for sequence in sequences:
+            for i in set(sequence):
+                self.index_docs[i] = self.index_docs.get(i, 0) + 1
+
+    def texts_to_sequences_generator(self, texts):
+        oov = self.word_index.get(self.oov_token)
+        for text in texts:
+            sequence = []
+            for token in self._tokens(text):
+                i = self.word_index.get(token)
+                if i is not None and not (self.num_words and i >= self.num_words):
+                    sequence.append(i)
+                elif oov is not None:
+                    sequence.append(oov)
+            yield sequence
+
+    def texts_to_sequences(self, texts):
+        """Each text to the list of its words' indices (see ``num_words``, ``oov_token``)."""
+        return list(self.texts_to_sequences_generator(texts))
+
+    def sequences_to_texts_generator(self, sequences):
+        oov = self.word_index.get(self.oov_token)
+        for sequence in sequences:
+            words = []
+            for i in sequence:
+                word = self.index_word.get(i)
+                if word is not None and not (self.num_words and i >= self.num_words):
+                    words.append(word)
+                elif oov is not None:
+                    words.append(self.index_word[oov])
+            yield " ".join(words)
+
+    def sequences_to_texts(self, sequences):
+        return list(self.sequences_to_texts_generator(sequences))
+
+    def texts_to_matrix(self, texts, mode="binary"):
+        return self.sequences_to_matrix(self.texts_to_sequences(texts), mode=mode)
+
+    def sequences_to_matrix(self, sequences, mode="binary"):
+        """``(len(sequences), num_words)`` float64 rows: ``binary`` (1 where an index
+        occurs), ``count``, ``freq`` (count / length) or ``tfidf``
+        (``(1 + log count) * log(1 + documents / (1 + documents with the index))``)."""
+        if self.num_words:
+            width = self.num_words
+        elif self.word_index:
+            width = len(self.word_index) + 1
+        else:
+            raise ValueError("Specify a dimension (`num_words` argument), or fit on some text data first.")
+        if mode == "tfidf" and not self.document_count:
+            raise ValueError("Fit the Tokenizer on some data before using tfidf mode.")
+        if mode not in ("binary", "count", "freq", "tfidf"):
+            raise ValueError(f"Unknown vectorization mode: {mode}")
+        matrix = np.zeros((len(sequences), width))
+        for row, sequence in enumerate(sequences):
+            counts = {}
+            for i in sequence:
+                if i < width:
+                    counts[i] = counts.get(i, 0) + 1
+            for i, count in counts.items():
+                if mode == "binary":
+                    matrix[row, i] = 1
+                elif mode == "count":
+                    matrix[row, i] = count
+                elif mode == "freq":
+                    matrix[row, i] = count / len(sequence)
+                else:
+                    idf = np.log(1 + self.document_count / (1 + self.index_docs.get(i, 0)))
+                    matrix[row, i] = (1 + np.log(count)) * idf
+        return matrix
+
+    def get_config(self):
+        import json
+
+        return {"num_words": self.num_words, "filters": self.filters, "lower": self.lower, "split": self.split,
+                "char_level": self.char_level, "oov_token": self.oov_token, "document_count": self.document_count,
+                "word_counts": json.dumps(self.word_counts), "word_docs": json.dumps(self.word_docs),
+                "index_docs": json.dumps(self.index_docs), "index_word": json.dumps(self.index_word),
+                "word_index": json.dumps(self.word_index)}

@@ -83,6 +83,10 @@ MODULE_ROWS: tuple[ModuleRow, ...] = (
     ModuleRow("keras.utils.conv_utils", "keras.utils", "conv_utils folded into keras.utils"),
     ModuleRow("keras.preprocessing.sequence", "keras.utils", "sequence helpers moved to keras.utils"),
     ModuleRow("keras.preprocessing.image", "keras.utils", "image helpers moved to keras.utils"),
+    # Keras 3 has no text preprocessing; modern.compat keeps Keras 2's Tokenizer and helpers,
+    # equal to tf_keras's (tests/modern/test_compat_text.py); reuters_mlp of Keras 2.2.4's examples.
+    ModuleRow("keras.preprocessing.text", "modern.compat", "Keras 3 has no keras.preprocessing.text; "
+              "modern.compat keeps Keras 2's Tokenizer, text_to_word_sequence, one_hot, hashing_trick"),
     # tf.keras's private backend_config (epsilon, floatx, image_data_format and their setters,
     # imported by keras-bert's optimizers) is Keras 3's keras.config, same functions and values.
     ModuleRow("keras.backend_config", "keras.config", "backend_config's functions live in keras.config"),

@@ -68,7 +68,11 @@ def rewrite_chain(ctx: FileContext, original: cst.Attribute, updated: cst.Attrib
         return None
     if not ctx.enabled(rule):
         return None
-    ctx.needs.add("keras")
+    if target.startswith("modern.compat."):  # a Keras 2 name kept in modern.compat (keras.preprocessing.text)
+        target = target[len("modern."):]
+        ctx.needs.add("compat")
+    else:
+        ctx.needs.add("keras")
     ctx.report(rule, original, f"{head} -> {target}" + (f" ({reason})" if reason else ""), fixed=True)
     return build_dotted(target)
 
