@@ -51,16 +51,21 @@ def on_call(ctx: FileContext, site: Site) -> cst.BaseExpression | object:
 _FLOATX = ("keras.backend.floatx", "keras.config.floatx")
 
 
-def _dtype(ctx: FileContext, node: cst.BaseExpression | None, new: cst.BaseExpression | None) -> str | None:
-    """The dtype argument (``node`` as written, ``new`` as rewritten) as code, floatx when absent;
-    None when it may be None at run time."""
+def _dtype(ctx: FileContext, node: cst.BaseExpression | None, new: cst.BaseExpression | None) -> str:
+    """The dtype argument (``node`` as written, ``new`` as rewritten) as code, floatx when absent.
+
+    An expression that may be None at run time (bert4keras's ``K.constant(x,
+    dtype=dtype(y))``) keeps Keras 2's rule, floatx for None, as ``expr or
+    keras.config.floatx()`` (a dtype is never falsy otherwise)."""
     if absent(node) or new is None:
         return "keras.config.floatx()"
     if isinstance(node, cst.SimpleString):
         return ctx.arg_code(new, atom=False)
     if isinstance(node, cst.Call) and not node.args and ctx.qualified(node.func) in _FLOATX:
         return ctx.arg_code(new, atom=False)
-    return None
+    if isinstance(node, cst.Name) and node.value == "None":
+        return "keras.config.floatx()"
+    return f"{ctx.arg_code(new, atom=True)} or keras.config.floatx()"
 
 
 def _name(ctx: FileContext, node: cst.BaseExpression | None) -> tuple[bool, str]:
@@ -91,10 +96,6 @@ def _rewrite(fn: str, ctx: FileContext, original: cst.Call, updated: cst.Call) -
         ctx.report(RULE, original, f"K.{fn}(...) not converted: {exc}", fixed=False)
         return None
     dtype = _dtype(ctx, written.get("dtype"), bound.get("dtype"))
-    if dtype is None:
-        ctx.report(RULE, original, f"K.{fn}: dtype may be None at run time (Keras 2 then used floatx, keras.ops "
-                   "infers it from the value); write the dtype out by hand", fixed=False)
-        return None
     if fn == "constant":
         shape = bound.get("shape")
         if not absent(shape):

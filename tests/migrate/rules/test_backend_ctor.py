@@ -49,12 +49,29 @@ def test_alias_tf_keras_backend():
 
 def test_unsupported_reported():
     src = HEAD + ("a = K.zeros((n, 3))\nb = K.constant(1, shape=(2,))\nc = K.variable(1.0, constraint=nn)\n"
-                  "d = K.constant(1, dtype=dt)\ne = K.variable(1.0, name='scope/w')\n")
+                  "e = K.variable(1.0, name='scope/w')\n")
     code, findings = rw(src)
     assert code == src
-    assert [(f.rule, f.fixed, f.line) for f in findings] == [("KM210", False, n) for n in range(2, 7)]
+    assert [(f.rule, f.fixed, f.line) for f in findings] == [("KM210", False, n) for n in range(2, 6)]
     assert "ops.zeros(shape, dtype=...) for a tensor" in findings[0].message
 
 
 def test_idempotent():
     assert_fixed_point(SRC)
+
+
+def test_dtype_that_may_be_none_keeps_floatx():
+    # bert4keras 0.11.5's where(): K.constant(x, dtype=dtype(y)), dtype() returning None for
+    # Python numbers; Keras 2 then used floatx (keras.ops would infer int32 from 0).
+    import keras
+
+    src = HEAD + "def dtype(t):\n    return getattr(t, 'dtype', None)\n\n\nd = K.constant(0, dtype=dtype(y))\n"
+    code, findings = rw(src)
+    assert "d = ops.convert_to_tensor(0, dtype=dtype(y) or keras.config.floatx())" in code
+    assert [(f.rule, f.fixed) for f in findings if f.rule == "KM210"] == [("KM210", True)]
+    namespace: dict[str, object] = {"y": 3}
+    exec(compile(code, "km210.py", "exec"), namespace)
+    assert keras.backend.standardize_dtype(namespace["d"].dtype) == keras.config.floatx()  # type: ignore[attr-defined]
+    namespace = {"y": keras.ops.ones((2,), dtype="int32")}
+    exec(compile(code, "km210.py", "exec"), namespace)
+    assert keras.backend.standardize_dtype(namespace["d"].dtype) == "int32"  # type: ignore[attr-defined]
