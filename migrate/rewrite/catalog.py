@@ -142,6 +142,9 @@ RULES: tuple[RuleInfo, ...] = (
     RuleInfo("KM330", "saved-functions", SAFE,
              "a module-level function passed to Lambda(...) or compile(loss=, metrics=) is registered, so the "
              ".keras file reloads with safe_mode=True and no custom_objects; Lambda(lambda ...) is reported"),
+    RuleInfo("KM319", "mask-with-kwargs", SAFE,
+             "a layer whose call(inputs, mask=None, **kwargs) Keras 3 would call without the inputs' masks gets a "
+             "__call__ that passes them, as Keras 2 did"),
     RuleInfo("KM401", "optimizer-lr-kwarg", SAFE,
              "optimizer `lr=` to `learning_rate=`; `decay=` to an exact InverseTimeDecay schedule"),
     RuleInfo("KM402", "optimizer-lr-attr", SAFE,
