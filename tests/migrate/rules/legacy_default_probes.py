@@ -191,35 +191,15 @@ def dropout_without_training_arg(k: Any) -> str:
 
 
 def _lr(name: str) -> Callable[[Any], str]:
+    """The default learning rate of optimizer ``name``, as its config resolves it."""
     def run(k: Any) -> str:
         return _num(getattr(k.optimizers, name)().get_config()["learning_rate"])
 
     return run
 
 
-@probe
-def adadelta_lr(k: Any) -> str:
-    return _lr("Adadelta")(k)
-
-
-@probe
-def adagrad_lr(k: Any) -> str:
-    return _lr("Adagrad")(k)
-
-
-@probe
-def adamax_lr(k: Any) -> str:
-    return _lr("Adamax")(k)
-
-
-@probe
-def nadam_lr(k: Any) -> str:
-    return _lr("Nadam")(k)
-
-
-@probe
-def lion_lr(k: Any) -> str:
-    return _lr("Lion")(k)
+for _optimizer in ("Adadelta", "Adagrad", "Adamax", "Nadam", "Lion"):
+    PROBES[f"{_optimizer.lower()}_lr"] = _lr(_optimizer)
 
 
 @probe
