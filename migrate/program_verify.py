@@ -24,7 +24,8 @@ How each side runs:
 
 The inputs are derived from the NEW model's input specs by
 :func:`migrate.weights.writer.probe_inputs` (seeded; integer inputs drawn in
-``[1, vocab)`` of the smallest ``Embedding``, floats otherwise), or read from
+``[1, vocab)`` of the smallest ``Embedding``, floats otherwise; an input that
+feeds an ``Embedding`` gets ids below its ``input_dim``), or read from
 ``--inputs batch.npz`` (arrays named like the model's inputs, or in order).
 
 Both programs are the user's own code and running them is what was asked;
@@ -220,6 +221,41 @@ def read_inputs(path: Path, model: Any) -> Any:
         raise PortError(path, "--inputs: holds no arrays")
     declared = getattr(model, "_inputs_struct", None)
     return ordered[0] if len(ordered) == 1 and not isinstance(declared, (list, tuple)) else ordered
+
+
+def _embedded_vocab(model: Any, tensor: Any) -> int | None:
+    """The smallest ``input_dim`` of the Embedding layers that take ``tensor`` directly, if any."""
+    import keras
+
+    sizes = [
+        layer.input_dim for layer in getattr(model, "layers", [])
+        if isinstance(layer, keras.layers.Embedding)
+        for node in getattr(layer, "_inbound_nodes", [])
+        if any(t is tensor for t in getattr(node, "input_tensors", []))
+    ]
+    return min(sizes) if sizes else None
+
+
+def derived_inputs(model: Any) -> Any:
+    """Seeded inputs from the model's input specs (:func:`migrate.weights.writer.probe_inputs`).
+
+    An input that feeds an ``Embedding`` gets token ids in ``[1, input_dim)``
+    of that Embedding even where it is declared float (Keras 2 programs often
+    wrote ``Input(shape=(None,))`` before an ``Embedding``): normal floats
+    would be negative ids, which the legacy lookup refuses.
+    """
+    import numpy as np
+
+    from migrate.weights.writer import PROBE_SEED, probe_inputs
+
+    probe = probe_inputs(model)
+    arrays = _as_list(probe)
+    rng = np.random.default_rng(PROBE_SEED + 1)
+    for i, tensor in enumerate(list(getattr(model, "inputs", None) or [])[: len(arrays)]):
+        vocab = _embedded_vocab(model, tensor)
+        if vocab is not None:
+            arrays[i] = rng.integers(1, max(2, vocab), size=arrays[i].shape).astype(arrays[i].dtype)
+    return arrays if isinstance(probe, (list, tuple)) else arrays[0]
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -459,7 +495,7 @@ def verify_programs(request: VerifyRequest) -> VerifyResult:
 
     from migrate.weights.inputs import call_factory, load_factory, read_source
     from migrate.weights.plan import apply_plan, plan_by_layers
-    from migrate.weights.writer import PROBE_SEED, probe_inputs
+    from migrate.weights.writer import PROBE_SEED
 
     # NEW's directory and --new-path stay importable while its factory runs
     # (a factory may import inside its body), as `python NEW.py` would have them.
@@ -480,7 +516,7 @@ def verify_programs(request: VerifyRequest) -> VerifyResult:
         inputs = read_inputs(request.inputs, model)
         origin = f"from {request.inputs}"
     else:
-        inputs = probe_inputs(model)
+        inputs = derived_inputs(model)
         origin = f"generated from the input specs (seed {PROBE_SEED})"
     described = [{"shape": list(a.shape), "dtype": str(a.dtype), "origin": origin} for a in _as_list(inputs)]
     try:

@@ -78,12 +78,14 @@ def test_a_changed_constant_is_found_at_its_layer(programs: tuple[Path, Path], t
     # LayerNorm's epsilon, K.epsilon()**2 in the legacy program, made 1e-2.
     assert text.count("K.epsilon() * K.epsilon() if epsilon is None") == 1
     altered.write_text(text.replace("K.epsilon() * K.epsilon() if epsilon is None", "1e-2 if epsilon is None"))
-    report = tmp_path / "verify.json"
-    code = verify(old, f"{altered}:build_model", "--factory-args", SMALL, "--report", report)
+    report, batch = tmp_path / "verify.json", tmp_path / "batch.npz"
+    # Given inputs this time: token ids by the input's name, a batch of 3.
+    np.savez(batch, inputs=np.random.default_rng(5).integers(1, 50, size=(3, 12)).astype("int32"))
+    code = verify(old, f"{altered}:build_model", "--factory-args", SMALL, "--report", report, "--inputs", batch)
     out = capsys.readouterr().out
     assert code == 1, out
     data = json.loads(report.read_text())
-    assert not data["ok"] and data["max_abs_diff"] > 1e-5
+    assert not data["ok"] and data["max_abs_diff"] > 1e-5 and data["inputs"][0]["shape"] == [3, 12]
     # The attention before it agrees; the first LayerNorm is where they part.
     assert data["first_differing_layer"]["old"] == "t1_LN1"
     assert data["first_differing_layer"]["layer_class"] == "LayerNorm"
@@ -141,23 +143,30 @@ def test_a_raising_legacy_factory_is_one_line(programs: tuple[Path, Path], tmp_p
     assert "OLD: the factory raised OSError: weights.h5 missing" in line and str(raising) in line
 
 
-@pytest.mark.skipif(not (REALWORLD / "keras_layer_normalization").is_dir(),
-                    reason="keras-layer-normalization is not installed in .venv/realworld (./dev installs it)")
-def test_a_program_on_a_published_legacy_library(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """A user's program on keras-layer-normalization 0.16 (as published) against its rewrite, on given inputs.
+@pytest.mark.skipif(not all((REALWORLD / name).is_dir() for name in ("keras_layer_normalization", "keras_pos_embd")),
+                    reason="keras-layer-normalization / keras-pos-embd are not installed in .venv/realworld "
+                           "(./dev installs them)")
+def test_a_program_on_published_legacy_libraries(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A user's program on keras-pos-embd 0.13 and keras-layer-normalization 0.16 (as published) against its rewrite.
 
     The library copies live apart from the programs (as the real-world suite
-    keeps them): ``--old-path``/``--new-path`` say where.
+    keeps them): ``--old-path``/``--new-path`` say where. The program feeds a
+    float ``Input`` to an ``Embedding``, as Keras 2 code often did: the derived
+    inputs must be token ids there, or the legacy lookup refuses them.
     """
     old_lib, new_lib, old_dir, new_dir = (tmp_path / name for name in ("old_lib", "new_lib", "old", "new"))
-    shutil.copytree(REALWORLD / "keras_layer_normalization", old_lib / "keras_layer_normalization")
+    for name in ("keras_layer_normalization", "keras_pos_embd"):
+        shutil.copytree(REALWORLD / name, old_lib / name)
     old_dir.mkdir()
     (old_dir / "program.py").write_text(
         "from tensorflow import keras\n"
-        "from keras_layer_normalization import LayerNormalization\n\n\n"
-        "def build(dim=8):\n"
-        "    tokens = keras.layers.Input(shape=(5, dim), name='tokens')\n"
-        "    x = keras.layers.Dense(dim, activation='tanh')(tokens)\n"
+        "from keras_layer_normalization import LayerNormalization\n"
+        "from keras_pos_embd import TrigPosEmbedding\n\n\n"
+        "def build(vocab=30, dim=8):\n"
+        "    tokens = keras.layers.Input(shape=(5,), name='tokens')\n"
+        "    x = keras.layers.Embedding(vocab, dim, name='embed')(tokens)\n"
+        "    x = TrigPosEmbedding(mode=TrigPosEmbedding.MODE_ADD, name='position')(x)\n"
+        "    x = keras.layers.Dense(dim, activation='tanh')(x)\n"
         "    x = LayerNormalization(name='norm')(x)\n"
         "    return keras.models.Model(tokens, keras.layers.Dense(3, name='head')(x))\n"
     )
@@ -165,17 +174,17 @@ def test_a_program_on_a_published_legacy_library(tmp_path: Path, capsys: pytest.
     assert main(["rewrite", str(new_lib), "-q"]) == 0
     assert main(["rewrite", str(old_dir), "-o", str(new_dir), "-q"]) == 0
     assert "from tensorflow import keras" not in (new_lib / "keras_layer_normalization" / "layer_normalization.py").read_text()
-    batch = tmp_path / "batch.npz"
-    np.savez(batch, tokens=np.random.default_rng(7).normal(size=(3, 5, 6)).astype("float32"))
     report = tmp_path / "verify.json"
     try:
         code = verify(old_dir / "program.py", f"{new_dir / 'program.py'}:build", "--factory-args", '{"dim": 6}',
-                      "--inputs", batch, "--report", report, "--old-path", old_lib, "--new-path", new_lib)
+                      "--report", report, "--old-path", old_lib, "--new-path", new_lib)
     finally:
-        sys.modules.pop("keras_layer_normalization", None)
-        sys.modules.pop("keras_layer_normalization.layer_normalization", None)
+        for name in [m for m in sys.modules if m.split(".")[0] in ("keras_layer_normalization", "keras_pos_embd")]:
+            del sys.modules[name]
     assert code == 0, capsys.readouterr().out
     data = json.loads(report.read_text())
-    assert data["inputs"][0]["shape"] == [3, 5, 6] and data["weights_transferred"] == 6
+    assert data["inputs"][0]["dtype"] == "float32" and data["inputs"][0]["shape"] == [2, 5]
+    assert data["weights_transferred"] == 1 + 2 + 2 + 2  # embedding, dense, norm (gamma, beta), head
     assert data["outputs"][0]["name"] == "head" and data["max_abs_diff"] <= 1e-5
-    assert any(entry["old"] == "norm" and entry["layer_class"] == "LayerNormalization" for entry in data["layers"])
+    classes = {entry["old"]: entry["layer_class"] for entry in data["layers"]}
+    assert classes["norm"] == "LayerNormalization" and classes["position"] == "TrigPosEmbedding"
