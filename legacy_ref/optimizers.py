@@ -181,13 +181,15 @@ def _train_with_lookahead(model: Any, x: np.ndarray, y: np.ndarray, sync_period:
     return losses
 
 
-def run_case(case: dict[str, Any], data: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+def run_case(case: dict[str, Any], data: dict[str, np.ndarray], save_dir: Path | None = None) -> dict[str, np.ndarray]:
     """Train the shared model with one case's optimizer (and callback); return its trajectory.
 
     A case is ``{"name", "legacy": "module:Class", "tf_keras:Adam" or
     "program:PATH:Class", "kwargs",
-    optionally "lookahead": {"sync_period", "slow_step"}, or "steps_per_epoch",
-    "function", "args"}``; with ``"function"`` the
+    optionally "save_after": N (the model, optimizer state included, is saved
+    as ``<OUT without .npz>/<name>.h5`` before step N), "lookahead":
+    {"sync_period", "slow_step"}, or "steps_per_epoch", "function", "args"}``;
+    with ``"function"`` the
     optimizer is driven by ``tf_keras.callbacks.LearningRateScheduler`` over
     epochs of ``steps_per_epoch`` batches, through ``fit``, as legacy programs did.
     """
@@ -208,7 +210,14 @@ def run_case(case: dict[str, Any], data: dict[str, np.ndarray]) -> dict[str, np.
         return {"loss": np.asarray(losses, np.float64),
                 **{f"weight_{i}": w for i, w in enumerate(model.get_weights())}}
     if "function" not in case:
-        losses = [float(model.train_on_batch(x[i], y[i])) for i in range(steps)]
+        losses = []
+        for i in range(steps):
+            if case.get("save_after") == i and save_dir is not None:
+                # The full-model HDF5 file of a run in the middle of training (optimizer
+                # state included), as `model.save("m.h5")` wrote it: what `migrate port` reads.
+                save_dir.mkdir(parents=True, exist_ok=True)
+                model.save(str(save_dir / f"{case['name']}.h5"), save_format="h5")
+            losses.append(float(model.train_on_batch(x[i], y[i])))
         return {"loss": np.asarray(losses, np.float64),
                 **{f"weight_{i}": w for i, w in enumerate(model.get_weights())}}
     per_epoch = int(case["steps_per_epoch"])
@@ -243,8 +252,9 @@ def main(argv: list[str]) -> int:
         tf.compat.v1.disable_eager_execution()
     data = problem(steps)
     arrays: dict[str, np.ndarray] = dict(data)
+    save_dir = Path(out_path).with_suffix("")
     for case in cases:
-        for key, value in run_case(case, data).items():
+        for key, value in run_case(case, data, save_dir).items():
             arrays[f"{case['name']}/{key}"] = value
     tmp = Path(out_path).with_suffix(".tmp.npz")
     np.savez(tmp, **arrays)

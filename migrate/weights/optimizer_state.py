@@ -183,6 +183,10 @@ def _hyper_values(path: str, row: OptimizerRow, config: dict[str, Any]) -> dict[
         found = next((config[name] for name in hyper.legacy if name in config), None)
         if found is None:
             found = hyper.keras22_default if keras22 else hyper.tf_keras_default
+            if found is None:
+                # A required argument of the class (AdamWarmup's decay_steps): no default to assume.
+                raise PortError(path, f"its {row.legacy} optimizer config lacks {hyper.legacy[0]!r}, which the class "
+                                      f"requires; {NO_OPTIMIZER_HINT}")
         if isinstance(found, dict):
             found = _schedule(path, found)
         values[hyper.keras3] = found

@@ -170,6 +170,68 @@ OPTIMIZERS: tuple[OptimizerRow, ...] = (
     ),
 )
 
+# keras-bert 0.89's AdamWarmup and keras-rectified-adam 0.20's RAdam (OptimizerV2
+# subclasses, class names as their get_config saves them): modern.optimizers
+# has both with the same update, checked against the libraries on tf_keras
+# (tests/modern/test_optimizers_legacy.py). Their slots are Adam's m/v (and
+# vhat with amsgrad), named as Keras 3's Adam names them in the modern classes.
+# Only tf_keras-named optimizer_weights are read: their Keras 2 (get_updates)
+# versions' 2.2.4 order layout is not described here.
+_LIBRARY_ADAM_SLOTS = (("m", "momentum"), ("v", "velocity"), ("vhat", "velocity_hat"))
+_LIBRARY_WHY = "the class saves its own config (every argument) and the modern class takes the same arguments"
+
+
+def _library_hypers(*rows: tuple[str, float | bool | None, str]) -> tuple[Hyper, ...]:
+    # The libraries exist only for tf.keras 2: no Keras 2.2.4 default differs.
+    return tuple(Hyper(name, (name, *(("lr",) if name == "learning_rate" else ())), default, default, why)
+                 for name, default, why in rows)
+
+
+_ADAM_LIKE = (
+    ("learning_rate", 0.001, _LR_WHY),
+    ("beta_1", 0.9, _LIBRARY_WHY),
+    ("beta_2", 0.999, _LIBRARY_WHY),
+    # `epsilon or K.epsilon()` in both libraries: 0/None meant 1e-7, as in the modern classes.
+    ("epsilon", 1e-7, "added to sqrt(v) as in the library (uncorrected for AdamWarmup, bias-corrected for RAdam)"),
+    ("weight_decay", 0.0, "the library's coupled decay (wd * var added to the update), not Keras 3's decoupled one"),
+    ("amsgrad", False, _LIBRARY_WHY),
+)
+
+LIBRARY_OPTIMIZERS: tuple[OptimizerRow, ...] = (
+    OptimizerRow(
+        legacy="AdamWarmup",
+        keras3="modern.optimizers:AdamWarmup",
+        base="modern.optimizers:AdamWarmup",
+        slots=_LIBRARY_ADAM_SLOTS,
+        hypers=_library_hypers(
+            ("decay_steps", None, "linear decay to min_lr ends here (required argument, always saved)"),
+            ("warmup_steps", None, "linear warmup length (required argument, always saved)"),
+            ("min_lr", 0.0, _LIBRARY_WHY),
+            *_ADAM_LIKE,
+        ),
+        why="modern.optimizers.AdamWarmup is keras-bert's rule step for step (warmup then linear decay, epsilon on "
+            "the uncorrected sqrt(v), coupled weight decay, its never-written vhat); `decay` becomes the exact "
+            "InverseTimeDecay schedule, which the class applies before the warmup as OptimizerV2's _decayed_lr did",
+    ),
+    OptimizerRow(
+        legacy="RAdam",
+        keras3="modern.optimizers:RAdam",
+        base="modern.optimizers:RAdam",
+        slots=_LIBRARY_ADAM_SLOTS,
+        hypers=_library_hypers(
+            ("total_steps", 0.0, "the warmup/decay of the rate is on when > 0"),
+            ("warmup_proportion", 0.1, _LIBRARY_WHY),
+            ("min_lr", 0.0, _LIBRARY_WHY),
+            *_ADAM_LIKE,
+        ),
+        why="modern.optimizers.RAdam is keras-rectified-adam's rule step for step (float32 sma_inf, the sma_t >= 5 "
+            "switch, epsilon on the bias-corrected sqrt, coupled weight decay, amsgrad's stored vhat); `decay` "
+            "becomes the exact InverseTimeDecay schedule",
+    ),
+)
+
+OPTIMIZERS = OPTIMIZERS + LIBRARY_OPTIMIZERS
+
 # Legacy Keras schedules whose config Keras 3 reads with the same meaning;
 # any other schedule is code and is never deserialised from a file.
 KERAS_SCHEDULES = ("ExponentialDecay", "InverseTimeDecay", "PiecewiseConstantDecay", "PolynomialDecay", "CosineDecay")

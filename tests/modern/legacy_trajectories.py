@@ -53,6 +53,19 @@ def trajectories(cases: list[dict], needs: tuple[str, ...] = ()) -> dict[str, np
     ``needs`` names top-level packages in ``<venv>/realworld`` the cases import;
     without them (or without tf_keras) the calling test is skipped with the reason.
     """
+    with np.load(oracle_file(cases, needs)) as data:
+        return {name: data[name] for name in data.files}
+
+
+def saved_model(cases: list[dict], name: str, needs: tuple[str, ...] = ()) -> Path:
+    """The HDF5 file case ``name`` (with ``"save_after"``) saved in the middle of its legacy run."""
+    path = oracle_file(cases, needs).with_suffix("") / f"{name}.h5"
+    assert path.exists(), f"the legacy run saved no {path.name}"
+    return path
+
+
+def oracle_file(cases: list[dict], needs: tuple[str, ...] = ()) -> Path:
+    """The cached ``.npz`` of the legacy run of ``cases``, made first if absent."""
     if _version("tf_keras") is None or _version("tensorflow") is None:
         pytest.skip("the legacy reference needs tensorflow and tf_keras (not installed here)")
     absent = [name for name in needs if not (REALWORLD / name).is_dir()]
@@ -78,8 +91,7 @@ def trajectories(cases: list[dict], needs: tuple[str, ...] = ()) -> dict[str, np
                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT_S)
         if done.returncode != 0:
             raise AssertionError(f"the legacy reference failed:\n{done.stderr[-4000:]}")
-    with np.load(out) as data:
-        return {name: data[name] for name in data.files}
+    return out
 
 
 def modern_model(arrays: dict[str, np.ndarray]):

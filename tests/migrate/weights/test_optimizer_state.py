@@ -160,11 +160,23 @@ def test_a_slot_of_the_wrong_shape_is_one_error_and_nothing_is_written(
 
 def test_an_unknown_optimizer_is_one_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = _copy(tmp_path)
+    _set_training_config(path, lambda opt: opt.update(class_name="Yogi"))
+    out = tmp_path / "ported.keras"
+    assert _port(path, out) == 2
+    line = capsys.readouterr().err.strip()
+    assert "'Yogi' has no Keras 3 mapping" in line and "--no-optimizer" in line and not out.exists()
+
+
+def test_a_library_optimizer_config_without_its_required_argument_is_one_error(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """AdamWarmup is mapped (keras-bert's), but an Adam config renamed to it lacks decay_steps."""
+    path = _copy(tmp_path)
     _set_training_config(path, lambda opt: opt.update(class_name="AdamWarmup"))
     out = tmp_path / "ported.keras"
     assert _port(path, out) == 2
     line = capsys.readouterr().err.strip()
-    assert "'AdamWarmup' has no Keras 3 mapping" in line and "--no-optimizer" in line and not out.exists()
+    assert "AdamWarmup optimizer config lacks 'decay_steps'" in line and "--no-optimizer" in line
+    assert not out.exists()
 
 
 def test_a_custom_schedule_is_never_deserialised(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
