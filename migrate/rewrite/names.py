@@ -15,6 +15,7 @@ from pathlib import Path
 
 import libcst as cst
 
+from migrate.rewrite.keras3_api import KERAS3_NAMES
 from migrate.rewrite.tables import TF_KERAS_PREFIXES
 
 
@@ -137,6 +138,7 @@ def build_dotted(name: str) -> cst.BaseExpression:
 
 _IMPORT_FROM = re.compile(rb"^[ \t]*from[ \t]+(\.*[\w.]*)[ \t]+import\b", re.M)
 _IMPORT = re.compile(rb"^[ \t]*import[ \t]+([\w.]+)", re.M)
+_KERAS_STAR = re.compile(rb"^[ \t]*from[ \t]+(?:tensorflow\.)?keras(?:\.\w+)*[ \t]+import[ \t]+\*", re.M)
 #: the roots a re-exported name must resolve to for it to count
 _ROOTS = ("keras", "tensorflow")
 
@@ -211,7 +213,10 @@ def _bindings(tree: ast.Module, here: str, is_package: bool,
             if dotted and head in bound:
                 bound[target] = bound[head] + dotted[len(head):]
             else:
-                bound.pop(target, None)  # rebound to something else
+                bound[target] = f"{here}.{target}"  # the module's own value
+        elif isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            # The module's own class or function: it hides a star-imported name of the same name.
+            bound[node.name] = f"{here}.{node.name}"
         elif isinstance(node, (ast.If, ast.Try)):
             # `if TF_KERAS: ...` and `try: import ... except ImportError: ...` still bind at module level.
             stack[:0] = [*node.body, *getattr(node, "handlers", []), *node.orelse, *getattr(node, "finalbody", [])]
@@ -229,6 +234,13 @@ def _ast_dotted(node: ast.expr) -> str | None:
         parts.append(node.id)
         return ".".join(reversed(parts))
     return None
+
+
+def _keras_star(module: str) -> dict[str, str]:
+    """``from keras.layers import *``: the class names of that Keras module that Keras 3 also has
+    (``Add``, ``Dense``, ...; lower-case functions are left out, as they are too often local names)."""
+    names = KERAS3_NAMES.get(canonical(module)[0], frozenset())
+    return {name: f"{module}.{name}" for name in names if name[:1].isupper()}
 
 
 def _is_api(qualified: str) -> bool:
@@ -277,7 +289,7 @@ def tree_imports(paths: Iterable[str]) -> dict[str, dict[str, str]]:
             name = match.group(1).decode("ascii", "replace")
             if name in files and name != module:
                 wanted.add(name)
-    if not wanted:
+    if not wanted and not any(_KERAS_STAR.search(source) for _, _, source in files.values()):
         return {}
     parsed: dict[str, tuple[dict[str, str], list[str], list[str] | None]] = {}
     patched: dict[str, str] = {}  # canonical legacy name -> the library's own (see _bindings)
@@ -306,7 +318,7 @@ def tree_imports(paths: Iterable[str]) -> dict[str, dict[str, str]]:
         bound, stars, public = info
         out: dict[str, str] = {}
         for star in stars:
-            out.update(exported(star, seen | {module}))
+            out.update(exported(star, seen | {module}) if star in files else _keras_star(star))
         for local, qualified in bound.items():
             out[local] = resolved(qualified, seen | {module})
         out = {k: v for k, v in out.items() if _is_api(v)}
@@ -352,7 +364,7 @@ def tree_imports(paths: Iterable[str]) -> dict[str, dict[str, str]]:
     for module in wanted:
         parse(module)
     for module, (path, is_package, source) in files.items():
-        if not any(w.rpartition(".")[2].encode() in source for w in wanted):
+        if not any(w.rpartition(".")[2].encode() in source for w in wanted) and not _KERAS_STAR.search(source):
             continue  # imports from none of them
         bound, stars, _ = parse(module) or ({}, [], None)
         extra: dict[str, str] = {}
@@ -361,6 +373,8 @@ def tree_imports(paths: Iterable[str]) -> dict[str, dict[str, str]]:
                 names = exported(star, frozenset({module}))
                 extra.update(names)
                 keep(star, names)
+            else:
+                extra.update(_keras_star(star))
         for local, qualified in bound.items():
             extra.pop(local, None)  # the file's own binding of the name wins over a star import's
             if any(qualified.startswith(f"{m}.") for m in files):

@@ -95,3 +95,21 @@ def test_files_own_binding_wins_over_a_star_import(tmp_path: Path) -> None:
                                    "    return K.max(x, axis=1)\n")
     found = tree_imports(str(p) for p in lib.glob("*.py"))
     assert "K" not in found.get(str((lib / "models.py").resolve()), {})
+
+
+def test_keras_star_import_passed_on(tmp_path: Path) -> None:
+    # bert4keras: layers.py does `from keras.layers import *` and defines its own Embedding;
+    # models.py takes both through `from bert4keras.layers import *`.
+    lib = _tree(tmp_path)
+    (lib / "layers.py").write_text("from mylib.backend import K\nfrom keras.layers import *\n\n\n"
+                                   "class Embedding(Layer):\n    pass\n")
+    (lib / "models.py").write_text("from mylib.layers import *\n\n\ndef f(x, s):\n"
+                                   "    return Add()([Embedding()(x), s])\n")
+    found = tree_imports(str(p) for p in lib.glob("*.py"))
+    models = found[str((lib / "models.py").resolve())]
+    assert models["Add"] == "keras.layers.Add" and models["Dense"] == "keras.layers.Dense"
+    assert "Embedding" not in models and "Layer" in models  # its own class hides Keras's
+    assert "add" not in models  # lower-case functions are not taken from a star import
+    done = _rewrite(lib)
+    assert done.returncode == 0, done.stderr
+    assert "return compat.Add()([Embedding()(x), s])" in (lib / "models.py").read_text()

@@ -97,3 +97,16 @@ def test_compat_merge_round_trips(tmp_path):
     model.save(tmp_path / "m.keras")
     reloaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
     assert type(reloaded.get_layer("sum")) is compat.Add
+
+
+def test_merge_class_handed_on_as_a_value():
+    # bert4keras 0.11.5's models.py: self.apply(inputs=[x, s], layer=Add, name=...) builds Add later.
+    src = ("from tensorflow.keras.layers import Add, Dense\n\n\nclass M:\n    def build(self, x, s):\n"
+           "        return self.apply(inputs=[x, s], layer=Add, name='sum', units=Dense)\n")
+    code, findings = rw(src)
+    assert "self.apply(inputs=[x, s], layer=compat.Add, name='sum', units=Dense)" in code
+    assert "from modern import compat" in code
+    assert [(f.rule, f.fixed) for f in findings if f.rule == "KM315"] == [("KM315", True)]
+    assert_fixed_point(src)
+    plain = "import keras\nself.apply(layer=keras.layers.Add)\n"  # dialect unknown: left alone
+    assert rw(plain) == (plain, [])
