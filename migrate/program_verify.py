@@ -223,7 +223,7 @@ def read_inputs(path: Path, model: Any) -> Any:
     return ordered[0] if len(ordered) == 1 and not isinstance(declared, (list, tuple)) else ordered
 
 
-def _embedded_vocab(model: Any, tensor: Any) -> int | None:
+def embedded_vocab(model: Any, tensor: Any) -> int | None:
     """The smallest ``input_dim`` of the Embedding layers that take ``tensor`` directly, if any."""
     import keras
 
@@ -252,7 +252,7 @@ def derived_inputs(model: Any) -> Any:
     arrays = _as_list(probe)
     rng = np.random.default_rng(PROBE_SEED + 1)
     for i, tensor in enumerate(list(getattr(model, "inputs", None) or [])[: len(arrays)]):
-        vocab = _embedded_vocab(model, tensor)
+        vocab = embedded_vocab(model, tensor)
         if vocab is not None:
             arrays[i] = rng.integers(1, max(2, vocab), size=arrays[i].shape).astype(arrays[i].dtype)
     return arrays if isinstance(probe, (list, tuple)) else arrays[0]

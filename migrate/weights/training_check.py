@@ -71,19 +71,30 @@ def _target_for(loss: str, output: np.ndarray, rng: np.random.Generator) -> np.n
 
 
 def _training_batches(model: Any, steps: int) -> list[tuple[list[np.ndarray], np.ndarray]]:
+    """``steps`` seeded (inputs, target) batches, shaped like the probe input and the model's output.
+
+    Token ids go where an input feeds an ``Embedding`` (below its
+    ``input_dim``, whatever the input's declared dtype), as in ``migrate verify``.
+    """
+    from migrate.program_verify import embedded_vocab
     from migrate.weights.writer import _embedding_vocab, _probe_array, predict, probe_inputs
 
     rng = np.random.default_rng(TRAINING_SEED)
     vocab = _embedding_vocab(model)
     template = probe_inputs(model)  # the shapes and dtypes the model takes
+    templates = template if isinstance(template, list) else [template]
+    tensors = list(getattr(model, "inputs", None) or [])
+    vocabs = [embedded_vocab(model, tensors[i]) if i < len(tensors) else None for i in range(len(templates))]
     loss = _loss_name(model)
     batches = []
     for _ in range(steps):
-        arrays = [_probe_array((None,) + a.shape[1:], str(a.dtype), vocab, rng) for a in
-                  (template if isinstance(template, list) else [template])]
+        arrays = [
+            rng.integers(1, max(2, ids), size=a.shape).astype(a.dtype) if ids is not None
+            else _probe_array((None,) + a.shape[1:], str(a.dtype), vocab, rng)
+            for a, ids in zip(templates, vocabs)
+        ]
         feed = arrays if isinstance(template, list) else arrays[0]
-        output = predict(model, feed)
-        batches.append((arrays, _target_for(loss, output, rng)))
+        batches.append((arrays, _target_for(loss, predict(model, feed), rng)))
     return batches
 
 
