@@ -385,9 +385,14 @@ def legacy_child(work: Path) -> int:
         saved: dict[str, np.ndarray] = {f"output_{i}": o for i, o in enumerate(outputs)}
         layers_meta: list[dict[str, Any]] = []
         layers, taps = _legacy_layer_outputs(model) if getattr(model, "_is_graph_network", False) else ([], [])
+        layer_error = None
+        values: list[Any] = []
         if layers:
-            tapped = tf_keras.Model(model.inputs, taps)(_as_list(feed), training=False)
-            values = tapped if len(taps) > 1 else [tapped]
+            try:
+                tapped = tf_keras.Model(model.inputs, taps)(_as_list(feed), training=False)
+                values = tapped if len(taps) > 1 else [tapped]
+            except Exception as exc:  # the outputs above still stand; only the search by layer is lost
+                layer_error = f"OLD's layer activations could not be tapped ({type(exc).__name__}: {one_line(exc)})"
             for i, (layer, value) in enumerate(zip(layers, values)):
                 arrays_i = _flat_outputs(value)
                 if sum(a.size for a in arrays_i) > MAX_ACTIVATION_ELEMENTS:
@@ -399,7 +404,7 @@ def legacy_child(work: Path) -> int:
         np.savez(work / OUTPUTS, **saved)
         names = list(getattr(model, "output_names", None) or [])
         (work / META).write_text(json.dumps({
-            "outputs": len(outputs), "output_names": names, "layers": layers_meta,
+            "outputs": len(outputs), "output_names": names, "layers": layers_meta, "layer_error": layer_error,
             "subclassed": not getattr(model, "_is_graph_network", False),
         }))
         return 0
@@ -553,7 +558,7 @@ def verify_programs(request: VerifyRequest) -> VerifyResult:
 def _compare_layers(result: VerifyResult, plan: Any, model: Any, inputs: Any, meta: dict[str, Any],
                     legacy: dict[str, np.ndarray]) -> None:
     if meta["subclassed"] or not meta["layers"]:
-        result.layer_note = "OLD's model is subclassed: its layers' activations cannot be tapped"
+        result.layer_note = meta.get("layer_error") or "OLD's model is subclassed: its layers' activations cannot be tapped"
         return
     try:
         modern = _modern_layer_outputs(model, inputs)
