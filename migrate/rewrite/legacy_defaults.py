@@ -124,6 +124,18 @@ ROWS: tuple[LegacyDefault, ...] = (
                   "call() without a training argument", "follows the learning phase",
                   "follows the outer call", "follows the outer call", f"{K224} layers/core.py Dropout.call",
                   SAME, (), "active in fit, inactive in predict, in all three"),
+    LegacyDefault("masked-global-average-pooling", "Embedding(mask_zero=True) -> GlobalAveragePooling1D",
+                  "the mask in the average", "error (no mask support)", "mean over unmasked", "mean over unmasked",
+                  f"{K224} layers/pooling.py (GlobalAveragePooling1D has no supports_masking)", SAME, (),
+                  "Keras 2.2 raised; tf.keras 2 and Keras 3 both average the unmasked steps"),
+    # ---- backend functions --------------------------------------------------------------
+    LegacyDefault("l2-normalize-epsilon", "K.l2_normalize (Keras 3: ops.normalize)", "value at x=(1e-7, 0)",
+                  "0.1", "0.1", "1", f"{K224} backend/tensorflow_backend.py l2_normalize (tf.nn.l2_normalize)",
+                  PINNED, ("KM203",), "rewritten to compat.l2_normalize (epsilon 1e-12 on the squared norm, as tf)"),
+    LegacyDefault("categorical-crossentropy-backend", "K.categorical_crossentropy (Keras 3: ops.)",
+                  "from_logits=False, axis=-1, unnormalised output", "0.847298", "0.847298", "0.847298",
+                  f"{K224} backend/tensorflow_backend.py categorical_crossentropy", SAME, (),
+                  "KM201 maps it one to one"),
     # ---- optimizers -------------------------------------------------------------------
     LegacyDefault("adadelta-lr", "keras.optimizers.Adadelta", "learning_rate", "1.0", "0.001", "0.001",
                   f"{K224} optimizers.py Adadelta.__init__", PINNED, ("KM401",),

@@ -145,8 +145,11 @@ def layernorm_epsilon(k: Any) -> str:
 
 @probe
 def dense_initializers(k: Any) -> str:
-    conf = k.layers.Dense(2).get_config()
-    return f"{_init_name(conf['kernel_initializer'])}, {_init_name(conf['bias_initializer'])}"
+    seen = set()
+    for layer in (k.layers.Dense(2), k.layers.Conv1D(2, 3), k.layers.Conv2D(2, 3)):
+        conf = layer.get_config()
+        seen.add(f"{_init_name(conf['kernel_initializer'])}, {_init_name(conf['bias_initializer'])}")
+    return " / ".join(sorted(seen))
 
 
 @probe
@@ -185,6 +188,42 @@ def dropout_without_training_arg(k: Any) -> str:
     if in_training and not in_inference:
         return "follows the outer call"
     return f"dropout in training: {in_training}, in inference: {in_inference}"
+
+
+@probe
+def masked_global_average_pooling(k: Any) -> str:
+    """Embedding(mask_zero) of (1, 2, 0, 0) with a constant table: the masked mean is 1, the plain one 0.5."""
+    inputs = k.Input((4,), dtype="int32")
+    emb = k.layers.Embedding(3, 1, mask_zero=True, embeddings_initializer="ones")(inputs)
+    model = k.Model(inputs, k.layers.GlobalAveragePooling1D()(emb))
+    value = float(_numpy(model(np.array([[1, 2, 0, 0]], "int32")))[0, 0])
+    return {1.0: "mean over unmasked", 0.5: "mean over all steps"}.get(round(value, 4), f"{value:.6g}")
+
+
+# ---- backend functions -------------------------------------------------------------------
+
+
+def _tensor(k: Any, x: np.ndarray) -> Any:
+    if is_legacy(k):
+        import tensorflow as tf
+
+        return tf.constant(x)
+    return x
+
+
+@probe
+def l2_normalize_epsilon(k: Any) -> str:
+    x = _tensor(k, np.array([[1e-7, 0.0]], "float32"))
+    out = k.backend.l2_normalize(x, axis=-1) if is_legacy(k) else k.ops.normalize(x, axis=-1)
+    return _num(_numpy(out)[0, 0])
+
+
+@probe
+def categorical_crossentropy_backend(k: Any) -> str:
+    target = _tensor(k, np.array([[0.0, 1.0, 0.0]], "float32"))
+    output = _tensor(k, np.array([[0.2, 0.6, 0.6]], "float32"))  # sums to 1.4: normalised first
+    fn = k.backend.categorical_crossentropy if is_legacy(k) else k.ops.categorical_crossentropy
+    return _num(_numpy(fn(target, output))[0])
 
 
 # ---- optimizers ------------------------------------------------------------------------
