@@ -24,6 +24,9 @@ Batch = list[np.ndarray]
 SEQ = 6
 TOKENS = 20
 BATCH = 3
+#: Rectified Adam takes plain momentum steps while its variance estimate is short (the
+#: first 5 with beta_2 = 0.999) and adaptive ones after: 7 steps cover both.
+TRAIN_STEPS = 7
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,10 @@ class Case:
     name: str
     build: Callable[[Any], Any]
     batch: Callable[[np.random.Generator], Batch]
+    #: ``("module:Class", {kwargs})`` of the library's own optimizer: both sides then train
+    #: ``TRAIN_STEPS`` steps with it (mse towards zeros) from the same initial weights, and
+    #: the predictions after training are compared
+    optimizer: tuple[str, dict[str, Any]] | None = None
 
     @property
     def key(self) -> str:
@@ -266,6 +273,15 @@ def _xlnet_batch(rng: np.random.Generator) -> Batch:
     return [tokens, segments, _memory_length()]
 
 
+# ---- keras-rectified-adam ------------------------------------------------------------
+
+
+def radam_model(keras: Any) -> Any:
+    inputs = keras.layers.Input(shape=(SEQ, 8))
+    hidden = keras.layers.Dense(8, activation="tanh", name="hidden")(inputs)
+    return keras.models.Model(inputs, keras.layers.Dense(4, name="out")(hidden))
+
+
 # ---- bert4keras ------------------------------------------------------------------------
 # bert4keras picks Keras through its own switch: TF_KERAS=1 (set for both sides by the
 # harness) makes its backend module put `tf.keras` in `sys.modules['keras']`.
@@ -303,6 +319,8 @@ CASES: tuple[Case, ...] = (
     Case("keras-transformer-xl", "build_transformer_xl", transformer_xl, _transformer_xl_batch),
     Case("keras-xlnet", "build_xlnet(training=False)", xlnet, _xlnet_batch),
     Case("keras-gpt-2", "get_model", gpt_2, _tokens),
+    Case("keras-rectified-adam", "RAdam (7 steps)", radam_model, _floats,
+         optimizer=("keras_radam:RAdam", {"learning_rate": 0.01})),
     Case("bert4keras", "build_transformer_model(bert)", _bert4keras("bert"), _bert_batch),
     Case("bert4keras", "build_transformer_model(albert)", _bert4keras("albert"), _bert_batch),
 )

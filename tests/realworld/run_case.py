@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from tests.realworld.cases import Case, case_batch, cases_of
+from tests.realworld.cases import TRAIN_STEPS, Case, case_batch, cases_of
 
 TOLERANCE = 1e-5
 
@@ -96,6 +96,12 @@ def legacy(library: str, out: Path) -> int:
             _seed(tf)
             model = case.build(keras)
             batch = case_batch(case)
+            if case.optimizer is not None:
+                from legacy_ref.optimizers import library_optimizer  # the OptimizerV2 era shim
+
+                model.save_weights(str(where / "initial.h5"))
+                spec, kwargs = case.optimizer
+                _train(model, library_optimizer(spec)(**kwargs), batch)
             outputs = _as_list(model.predict(batch, verbose=0))
             model.save_weights(str(where / "weights.h5"))
             model.save(str(where / "full.h5"))
@@ -110,6 +116,22 @@ def legacy(library: str, out: Path) -> int:
             status = 1
         (where / "legacy.json").write_text(json.dumps(record))
     return status
+
+
+def _train(model: Any, optimizer: Any, batch: list[np.ndarray]) -> None:
+    """``TRAIN_STEPS`` steps of mse towards zeros with ``optimizer``, the same on both sides."""
+    model.compile(optimizer=optimizer, loss="mse")
+    targets = [np.zeros(out.shape, "float32") for out in _as_list(model.predict(batch, verbose=0))]
+    for _ in range(TRAIN_STEPS):
+        model.train_on_batch(batch, targets if len(targets) > 1 else targets[0])
+
+
+def _library_class(spec: str) -> Any:
+    """``module:Class`` imported from the (rewritten) library copy on sys.path."""
+    import importlib
+
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def _outputs_of(oracle: Path) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -130,10 +152,17 @@ def modern_case(case: Case, oracle_dir: Path, work: Path) -> dict[str, Any]:
         model = case.build(keras)
         record["build"] = True
         stage = "load"
-        model.load_weights(str(oracle_dir / "weights.h5"))
-        record["load"] = True
-        stage = "predict"
         xs, expected = _outputs_of(oracle_dir / "oracle.npz")
+        if case.optimizer is None:
+            model.load_weights(str(oracle_dir / "weights.h5"))
+            record["load"] = True
+        else:  # the same start, then the library's optimizer as rewritten
+            model.load_weights(str(oracle_dir / "initial.h5"))
+            record["load"] = True
+            stage = "train"
+            spec, kwargs = case.optimizer
+            _train(model, _library_class(spec)(**kwargs), xs)
+        stage = "predict"
         got = _as_list(model.predict(xs, verbose=0))
         record["max_diff"] = _max_diff(got, expected)
         record["predict"] = record["max_diff"] <= TOLERANCE
