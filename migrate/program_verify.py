@@ -471,7 +471,19 @@ def _layer_pairs(plan: Any, model: Any, legacy_names: list[str], modern_names: l
 
 
 def verify_programs(request: VerifyRequest) -> VerifyResult:
-    """Verify NEW against OLD; raises :class:`PortError` on any error (nothing written then)."""
+    """Verify NEW against OLD; raises :class:`PortError` on any error (nothing written then).
+
+    For a suite that verifies many programs (the real-world suite, per case)::
+
+        result = verify_programs(VerifyRequest(
+            old="work/old/case.py:build", new="work/new/case.py:build",
+            old_path=[Path("work/legacy")], new_path=[Path("work/rewritten")]))
+        result.ok, result.max_abs_diff, result.first_differing_layer, result.to_json()
+
+    NEW's modules stay imported in this process afterwards (as after any
+    import): verify programs whose libraries share module names in separate
+    processes, or drop them from ``sys.modules`` in between.
+    """
     import numpy as np
 
     if not (request.atol >= 0):
