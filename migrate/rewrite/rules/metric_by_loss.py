@@ -18,13 +18,16 @@ code:
   Keras 3, which picks it from the shapes as 2.2 did from the loss, and the log key
   2.2 wrote, so ``monitor='val_acc'`` keeps working);
 * any other loss: ``'accuracy'`` -> ``'acc'``; ``'ce'`` is reported (2.2 chose by the
-  output's width, which the code does not show); a loss that is not a literal is
-  reported for ``acc`` (binary or not cannot be told).
+  output's width, which the code does not show); a loss the call does not show (a
+  variable, not a function defined in the module) is reported for ``acc`` (binary or
+  not cannot be told).
 
 tf.keras 2 code gets only a report for ``'ce'``/``'crossentropy'``, which Keras 3 rejects.
 """
 
 from __future__ import annotations
+
+import re
 
 import libcst as cst
 
@@ -93,7 +96,11 @@ def on_call(ctx: FileContext, site: Site) -> cst.Call | None:
                        "(name='ce') to match the output", fixed=False)
         return None
     loss_arg = _argument(updated, "loss", 1)
-    loss = _loss_name(ctx, loss_arg[1].value if loss_arg else None)
+    loss_node = loss_arg[1].value if loss_arg else None
+    loss = _loss_name(ctx, loss_node)
+    # a function of this module is never Keras's binary_crossentropy: 2.2 then chose as Keras 3 does
+    own_function = isinstance(loss_node, cst.Name) and re.search(
+        rf"^\s*def\s+{re.escape(loss_node.value)}\s*\(", ctx.source_text, re.M) is not None
     acc_class, ce_class = _BY_LOSS.get(loss or "", (None, None))  # type: ignore[arg-type]
     changed = []
     for i, name in named:
@@ -113,7 +120,7 @@ def on_call(ctx: FileContext, site: Site) -> cst.Call | None:
             continue
         else:
             new = string
-        if loss is None and name in _ACC:
+        if loss is None and name in _ACC and not own_function:
             ctx.report(RULE, original, "metric 'acc': if the loss is binary_crossentropy on several units, Keras 2.2 "
                        f"computed binary accuracy and Keras 3 computes categorical: write "
                        f"keras.metrics.BinaryAccuracy(name={quote}acc{quote})", fixed=False)
@@ -122,7 +129,8 @@ def on_call(ctx: FileContext, site: Site) -> cst.Call | None:
             changed.append(f"{name!r} -> {ctx.code(new)}")
     if not changed:
         return None
-    ctx.report(RULE, original, f"metrics as Keras 2.2 chose them (loss {loss!r}): {', '.join(changed)}", fixed=True)
+    shown = f"loss {loss!r}" if loss else "loss not a Keras name"
+    ctx.report(RULE, original, f"metrics as Keras 2.2 chose them ({shown}): {', '.join(changed)}", fixed=True)
     args = list(updated.args)
     args[index] = metrics_arg.with_changes(value=metrics_arg.value.with_changes(elements=elements))
     return updated.with_changes(args=args)

@@ -77,3 +77,14 @@ def test_rewritten_compile_reports_what_keras22_reported():
     legacy.compile("sgd", loss="binary_crossentropy", metrics=["acc"])
     tf_keras2 = legacy.evaluate(x, y, verbose=0, return_dict=True)["acc"]
     assert abs(migrated["acc"] - keras22) < 1e-6 and abs(tf_keras2 - keras22) > 0.1
+
+
+def test_own_loss_function_is_not_binary_crossentropy():
+    """Keras 2.2 picked binary accuracy for a loss only when it was losses.binary_crossentropy itself;
+    a function of the module (Keras 2.2.4's cifar10_cnn_capsule margin_loss) leaves the choice to the
+    output width, as Keras 3 does: 'accuracy' is renamed, nothing is reported."""
+    code, findings = rw(K22 + "def margin_loss(y, p):\n    return p\n"
+                        "model.compile(loss=margin_loss, optimizer='adam', metrics=['accuracy'])\n")
+    assert "metrics=['acc']" in code
+    assert [(f.fixed, f.message) for f in findings if f.rule == "KM603"] == [
+        (True, "metrics as Keras 2.2 chose them (loss not a Keras name): 'accuracy' -> 'acc'")]
