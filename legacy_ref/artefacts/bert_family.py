@@ -311,25 +311,91 @@ def write_bert(path: Path, *, training_config: bool = True, training: bool = Tru
     return path
 
 
+def _randomised(model: Any) -> Any:
+    rng = np.random.default_rng(SEED)
+    model.set_weights([rng.normal(0.0, 0.3, w.shape).astype("float32") for w in model.get_weights()])
+    return model
+
+
+def write_transformer(path: Path) -> Path:
+    """A tiny keras-transformer encoder-decoder (its decoder calls MultiHeadAttention on
+    ``[query, encoded, encoded]``), saved without a training config."""
+    import tf_keras
+    import keras_transformer
+
+    tf_keras.backend.clear_session()
+    tf_keras.utils.set_random_seed(SEED)
+    model = _randomised(keras_transformer.get_model(token_num=20, embed_dim=8, encoder_num=1, decoder_num=1,
+                                                    head_num=2, hidden_dim=12, dropout_rate=0.1))
+    model.save(str(path), save_format="h5", include_optimizer=False)
+    return path
+
+
+def transformer_probe() -> list[np.ndarray]:
+    encoder = np.array([[3, 5, 7, 2, 0, 0], [4, 9, 11, 13, 6, 2]], dtype="float32")
+    decoder = np.array([[1, 8, 12, 0, 0, 0], [1, 3, 3, 5, 7, 0]], dtype="float32")
+    return [encoder, decoder]
+
+
+def _gpt2_model_module() -> Any:
+    """keras-gpt-2's ``model`` module alone: the package's ``__init__`` also imports its
+    BPE tokenizer, which needs ``regex`` (not installed: the libraries come with --no-deps)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("keras_gpt_2")
+    assert spec is not None and spec.submodule_search_locations
+    path = Path(list(spec.submodule_search_locations)[0]) / "model.py"
+    module_spec = importlib.util.spec_from_file_location("keras_gpt_2_model", path)
+    assert module_spec is not None and module_spec.loader is not None
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return module
+
+
+def write_gpt2(path: Path) -> Path:
+    """A tiny keras-gpt-2 model (causal attention, tied output), saved without a training config."""
+    import tf_keras
+
+    keras_gpt_2 = _gpt2_model_module()
+    tf_keras.backend.clear_session()
+    tf_keras.utils.set_random_seed(SEED)
+    model = _randomised(keras_gpt_2.get_model(n_vocab=20, n_ctx=16, n_embd=8, n_head=2, n_layer=2))
+    model.save(str(path), save_format="h5", include_optimizer=False)
+    return path
+
+
+def gpt2_probe() -> list[np.ndarray]:
+    return [np.array([[3, 5, 7, 2, 9, 1, 4], [4, 9, 11, 13, 6, 2, 19]], dtype="float32")]
+
+
 def legacy_outputs(path: Path, inputs: list[np.ndarray]) -> list[np.ndarray]:
     """The saved model's outputs on ``inputs``, loaded back the way the library's users loaded it."""
     import tf_keras
     import keras_bert
+    import keras_transformer
 
-    model = tf_keras.models.load_model(str(path), custom_objects=keras_bert.get_custom_objects(), compile=False)
+    custom = {**keras_transformer.get_custom_objects(), **_gpt2_model_module().get_custom_objects(),
+              **keras_bert.get_custom_objects()}
+    model = tf_keras.models.load_model(str(path), custom_objects=custom, compile=False)
     outputs = model(inputs, training=False)
     return [np.asarray(o) for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
 
 
 def write_test_files(out_dir: Path) -> list[Path]:
     """Everything the port tests need, in one process: the goldens (to compare with
-    the committed ones), a trained keras-bert file with its training config, a
-    feature-model file without one, and each file's outputs on :func:`bert_probe`."""
+    the committed ones); a trained keras-bert file with its training config, a
+    keras-bert feature model, a keras-transformer and a keras-gpt-2 file without
+    one; and each file's outputs on its probe (``<stem>.outputs.npz``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = write_goldens(out_dir / "goldens")
-    for stem, training in (("bert_train", True), ("bert_features", False)):
-        path = write_bert(out_dir / f"{stem}.h5", training_config=training, training=training)
-        probe = bert_probe() if training else bert_probe()[:2]
+    files = (
+        ("bert_train", lambda p: write_bert(p, training_config=True, training=True), bert_probe()),
+        ("bert_features", lambda p: write_bert(p, training_config=False, training=False), bert_probe()[:2]),
+        ("transformer", write_transformer, transformer_probe()),
+        ("gpt2", write_gpt2, gpt2_probe()),
+    )
+    for stem, write, probe in files:
+        path = write(out_dir / f"{stem}.h5")
         outputs = legacy_outputs(path, probe)
         np.savez(out_dir / f"{stem}.outputs.npz", **{f"input_{i}": a for i, a in enumerate(probe)},
                  **{f"output_{i}": a for i, a in enumerate(outputs)})

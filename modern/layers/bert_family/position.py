@@ -143,7 +143,7 @@ class TrigPosEmbedding(keras.layers.Layer):
 
     def __init__(self, mode="add", output_dim=None, **kwargs):
         super().__init__(**kwargs)
-        self.mode = _check_mode(mode)
+        self.mode = mode = _check_mode(mode)
         if mode != "add" and (output_dim is None or int(output_dim) % 2):
             raise ValueError(f"TrigPosEmbedding in {mode!r} mode needs an even output_dim, got {output_dim!r}")
         self.output_dim = None if output_dim is None else int(output_dim)
