@@ -29,6 +29,7 @@ __all__ = [
     "text_to_word_sequence",
     "one_hot",
     "hashing_trick",
+    "legacy_batches",
 ]
 
 
@@ -75,6 +76,60 @@ def batch_dot(x, y, axes=None):
     if x_rank == 2 and y_rank == 2:
         result = ops.expand_dims(result, axis=-1)
     return result
+
+
+def batch_dot_keras22(x, y, axes=None):
+    """Keras 2.2.4's ``K.batch_dot`` (TensorFlow backend), for code written against Keras 2.2.
+
+    Keras 2.3 gave ``batch_dot`` its later meaning (:func:`batch_dot`: the result has the
+    remaining axes of ``x``, then of ``y``). Keras 2.2.4 instead padded the operand of
+    lower rank with trailing axes of size 1, multiplied the two with a batched
+    ``matmul`` (transposing the last two axes of ``x`` unless ``axes[0]`` is its last
+    axis, and those of ``y`` when ``axes[1]`` is its last axis), squeezed the padding
+    out again and gave a rank-1 result a trailing axis. The two agree on inputs of equal
+    rank 2 or 3; on rank 4 and more, 2.2.4 treats the leading axes as batch axes of the
+    matmul (``(b, h, n, d) x (b, h, d, m) -> (b, h, n, m)`` for ``axes=(3, 2)``, where
+    2.3 gives ``(b, h, n, h, m)``), and axes that are not among the last two are not
+    honoured, exactly as 2.2.4 did not.
+
+    Args:
+        x: Tensor of rank >= 2, batch axis first.
+        y: Tensor of rank >= 2 with the same batch size.
+        axes: ``None`` (``[rank(x) - 1, rank(y) - 2]``), an int used for both, or a pair.
+
+    Returns:
+        The tensor Keras 2.2.4 returned.
+    """
+    if isinstance(axes, int):
+        axes = (axes, axes)
+    x_ndim = len(x.shape)
+    y_ndim = len(y.shape)
+    if axes is None:
+        axes = (x_ndim - 1, y_ndim - 2)
+    diff = abs(x_ndim - y_ndim)
+    for _ in range(diff):  # pad the lower rank with trailing axes of size 1
+        if x_ndim > y_ndim:
+            y = ops.expand_dims(y, axis=-1)
+        else:
+            x = ops.expand_dims(x, axis=-1)
+    if len(x.shape) == 2 and len(y.shape) == 2:
+        if axes[0] == axes[1]:
+            out = ops.sum(ops.multiply(x, y), axis=axes[0])
+        else:
+            out = ops.sum(ops.multiply(ops.transpose(x, (1, 0)), y), axis=axes[1])
+    else:
+        # The adjoint flags as 2.2.4 computed them, against the padded ranks.
+        if axes[0] != len(x.shape) - 1:
+            x = ops.swapaxes(x, -1, -2)
+        if axes[1] == len(y.shape) - 1:
+            y = ops.swapaxes(y, -1, -2)
+        out = ops.matmul(x, y)
+    if diff:
+        start = x_ndim + y_ndim - 3 if x_ndim > y_ndim else x_ndim - 1
+        out = ops.squeeze(out, axis=tuple(range(start, start + diff)))
+    if len(out.shape) == 1:
+        out = ops.expand_dims(out, axis=1)
+    return out
 
 
 def switch(condition, then_expression, else_expression):
@@ -381,3 +436,53 @@ class Tokenizer:
                 "word_counts": json.dumps(self.word_counts), "word_docs": json.dumps(self.word_docs),
                 "index_docs": json.dumps(self.index_docs), "index_word": json.dumps(self.index_word),
                 "word_index": json.dumps(self.word_index)}
+
+
+# -- Keras 2 generators for fit ---------------------------------------------------------
+
+
+def _keras3_batch(batch):
+    """A Keras 2 batch ``(x, y[, w])`` whose parts may be lists of arrays (several
+    inputs or outputs) as Keras 3 takes it: the lists become tuples. Keras 3 builds the
+    dataset's signature from the first batch and rejects lists ("output_signature must
+    contain objects that are subclass of tf.TypeSpec")."""
+    if isinstance(batch, tuple):
+        return tuple(tuple(part) if isinstance(part, list) else part for part in batch)
+    return batch
+
+
+class _Keras2Sequence(keras.utils.PyDataset):
+    """A Keras 2 ``Sequence`` (or any object with ``__len__``/``__getitem__`` of
+    batches) as a Keras 3 ``PyDataset`` yielding :func:`_keras3_batch` batches."""
+
+    def __init__(self, sequence):
+        super().__init__()
+        self._sequence = sequence
+
+    def __len__(self):
+        return len(self._sequence)
+
+    def __getitem__(self, index):
+        return _keras3_batch(self._sequence[index])
+
+    def on_epoch_end(self):
+        hook = getattr(self._sequence, "on_epoch_end", None)
+        if hook is not None:
+            hook()
+
+
+def legacy_batches(data):
+    """What ``fit_generator``/``evaluate_generator`` took, for Keras 3's ``fit``/``evaluate``.
+
+    A generator (or iterator) is wrapped so that each batch ``([x1, x2], y)`` reaches
+    Keras 3 as ``((x1, x2), y)``, the same inputs in the same order; a Keras 2 sequence
+    is wrapped likewise as a ``PyDataset``. Arrays, tuples, lists, dicts and Keras 3
+    ``PyDataset``s pass through unchanged (``validation_data=(x, y)``).
+    """
+    if data is None or isinstance(data, (tuple, list, dict, np.ndarray, keras.utils.PyDataset)):
+        return data
+    if hasattr(data, "__getitem__") and hasattr(data, "__len__"):
+        return _Keras2Sequence(data)
+    if hasattr(data, "__next__") or hasattr(data, "__iter__"):
+        return (_keras3_batch(batch) for batch in data)
+    return data

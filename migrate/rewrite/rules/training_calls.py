@@ -88,10 +88,33 @@ def _generator(ctx: FileContext, method: str, original: cst.Call, updated: cst.C
                        fixed=True)
             continue
         kept.append(a)
+    if method != "predict_generator":
+        kept = [_wrap_batches(ctx, a, i) for i, a in enumerate(kept)]
     func = updated.func
     assert isinstance(func, cst.Attribute)
     ctx.report("KM403", original, f"{method} -> {new_name}", fixed=True)
     return updated.with_changes(func=func.with_changes(attr=cst.Name(new_name)), args=_tidy(kept))
+
+
+def _wrap_batches(ctx: FileContext, arg: cst.Arg, index: int) -> cst.Arg:
+    """The generator (and a ``validation_data`` generator) of ``fit_generator`` /
+    ``evaluate_generator`` through ``compat.legacy_batches``: Keras 2 took batches
+    ``([x1, x2], y)``; Keras 3's ``fit`` rejects a list in a generator's batch ("output_signature
+    must contain objects that are subclass of tf.TypeSpec"). The wrapper turns the lists into
+    tuples and passes arrays and ``(x, y)`` tuples through. Predict's batches are left alone: a
+    list there is the inputs themselves, and a tuple would read as ``(x, y)``."""
+    key = arg.keyword.value if arg.keyword is not None else None
+    if not (index == 0 and key in (None, "generator")) and key != "validation_data":
+        return arg
+    value = arg.value
+    if isinstance(value, (cst.Tuple, cst.List)) or (
+            isinstance(value, cst.Call) and ctx.code(value.func).strip() == "compat.legacy_batches"):
+        return arg
+    ctx.needs.add("compat")
+    wrapped = cst.Call(func=ctx.expr("compat.legacy_batches"), args=[cst.Arg(value=value)])
+    if key == "generator":  # Keras 3's fit/evaluate name it x
+        return arg.with_changes(keyword=cst.Name("x"), value=wrapped)
+    return arg.with_changes(value=wrapped)
 
 
 def _reset_states(ctx: FileContext, original: cst.Call, updated: cst.Call) -> cst.BaseExpression | None:
