@@ -17,13 +17,13 @@ The harness takes the model at the script's first training call (``fit``,
 the script there: everything the script did up to that point (data preparation, model
 building, ``compile`` with its own loss and optimizer) is the script's own.
 
-* legacy: predictions on a fixed batch (the first 8 samples the script trains on, or
+* legacy: predictions on a fixed batch (the first 4 samples the script trains on, or
   the first batch of its generator) and the initial weights (``init.h5``) go to
   ``oracle``; then one training step of the script's own call, to show the oracle runs.
 * modern: the oracle's ``init.h5`` is loaded with Keras 3's ``load_weights``, the same
   batch predicted (max abs difference against the oracle, 1e-5), then one training step
   of the script's own call with its own compiled loss and optimizer (epochs 1, one batch
-  of 8, no validation, no callbacks), then ``model.save('m.keras')`` and
+  of 4, no validation, no callbacks), then ``model.save('m.keras')`` and
   ``keras.saving.load_model`` with no ``custom_objects`` and ``safe_mode=True``,
   predicting the batch again.
 
@@ -48,10 +48,10 @@ import numpy as np
 from tests.realworld.keras_examples import standins
 
 TOLERANCE = 1e-5
-BATCH = 8
+BATCH = 4
 # One example: TensorFlow is imported already; the slowest scripts build their stand-in
 # data in pure Python. This only stops a hung script from hanging the process.
-EXAMPLE_TIMEOUT_S = 240
+EXAMPLE_TIMEOUT_S = 300
 
 
 class _Stop(BaseException):
@@ -275,6 +275,7 @@ def modern_side(job: dict[str, Any], keras: Any) -> dict[str, Any]:
             record["roundtrip_diff"] = _max_diff(_predict(reloaded, batch), after)
             record["roundtrip"] = record["roundtrip_diff"] <= TOLERANCE
         except Exception as exc:
+            traceback.print_exc()  # the whole story, for whoever reads the process's stderr
             raise _Failed(stage, error_line(exc)) from exc
 
     _run_script(job, keras.Model, on_model, record, legacy=False)

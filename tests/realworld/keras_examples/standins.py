@@ -12,10 +12,11 @@ What is replaced, on both sides alike (the script text is never edited):
   ``get_word_index``);
 * ``keras.utils.get_file`` for the files the examples fetch (``babi-tasks-v1-2.tar.gz``,
   ``nietzsche.txt``); any other download fails with its name;
-* files the examples read from their working directory (``fra-eng/fra.txt``);
+* files the examples read from their working directory (``fra-eng/fra.txt``, GloVe
+  vectors and the 20 Newsgroups tree);
 * the Python and NumPy of Keras 2.2.4's time, while a script runs (:func:`python36_era`);
 * ``plot_model`` (pydot and graphviz are not installed; it only draws a picture);
-* ``matplotlib``/``pylab`` where not installed: an inert module, since the examples plot
+* ``matplotlib``/``pylab``/``PIL`` where not installed: inert modules, since the examples plot
   only after training, where the harness has already stopped them.
 """
 
@@ -169,7 +170,23 @@ def _fra(root: Path) -> None:
     (root / "fra-eng" / "fra.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-LOCAL_FILES: dict[str, Callable[[Path], None]] = {"lstm_seq2seq": _fra}
+def _glove_and_newsgroups(root: Path) -> None:
+    """pretrained_word_embeddings' GloVe file (``word v1 ... v100`` lines) and its
+    20 Newsgroups tree (a directory per group, numbered files with a header)."""
+    rng = _rng("glove")
+    words = ["the", "will", "to", "power", "is", "truth", "a", "woman", "what", "of", "and"]
+    (root / "glove.6B").mkdir(exist_ok=True)
+    lines = [" ".join([word, *(f"{v:.5f}" for v in rng.uniform(-1, 1, 100))]) for word in words[:-2]]
+    (root / "glove.6B" / "glove.6B.100d.txt").write_text("\n".join(lines) + "\n")
+    for group in ("alt.atheism", "comp.graphics", "sci.space"):
+        (root / "20_newsgroup" / group).mkdir(parents=True, exist_ok=True)
+        for number in range(5):
+            body = _words(f"{group}{number}", 40)
+            (root / "20_newsgroup" / group / str(49960 + number)).write_text(f"From: someone\nSubject: x\n\n{body}")
+
+
+LOCAL_FILES: dict[str, Callable[[Path], None]] = {"lstm_seq2seq": _fra,
+                                                  "pretrained_word_embeddings": _glove_and_newsgroups}
 
 
 def get_file_in(cache: Path) -> Callable[..., str]:
@@ -191,24 +208,32 @@ def plot_model(*args: Any, **kwargs: Any) -> None:
     return None
 
 
+class _Inert(types.ModuleType):
+    """An importable placeholder whose every name is another placeholder and whose use
+    (a call) fails, saying so: the examples import these at the top and use them only
+    after training, where the harness has stopped them."""
+
+    def __getattr__(self, item: str) -> Any:
+        if item.startswith("__"):
+            raise AttributeError(item)
+        return _Inert(f"{self.__name__}.{item}")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(f"{self.__name__} is not installed (inert stand-in of the examples harness)")
+
+
+INERT = ("matplotlib", "matplotlib.pyplot", "pylab", "PIL", "PIL.Image")
+
+
 def inert_modules() -> None:
-    """matplotlib/pylab, when absent: importable, and any use says it is a stand-in."""
-    for name in ("matplotlib", "matplotlib.pyplot", "pylab"):
+    """Plotting and image-saving packages, where absent, as :class:`_Inert` modules."""
+    for name in INERT:
         try:
             __import__(name)
         except ImportError:
-            module = types.ModuleType(name)
+            module = _Inert(name)
             module.__path__ = []  # type: ignore[attr-defined]
-
-            def missing(item: str, _name: str = name) -> Any:
-                raise AttributeError(f"{_name} is not installed (inert stand-in of the examples harness)")
-
-            module.__getattr__ = missing  # type: ignore[method-assign]
             sys.modules[name] = module
-    if "matplotlib" in sys.modules and isinstance(sys.modules["matplotlib"], types.ModuleType):
-        parent = sys.modules["matplotlib"]
-        if "matplotlib.pyplot" in sys.modules and not hasattr(parent, "__file__"):
-            parent.pyplot = sys.modules["matplotlib.pyplot"]  # type: ignore[attr-defined]
 
 
 def install(dataset_modules: Callable[[str], Any], utils_modules: list[Any], cache: Path) -> None:
