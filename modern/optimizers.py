@@ -76,6 +76,28 @@ class _LegacyRuleOptimizer(keras.optimizers.Optimizer):
         if self.amsgrad:
             self._velocity_hats = self.add_optimizer_variables(var_list, "velocity_hat")
 
+    def _step_constants(self, gradient, variable, learning_rate):
+        """What both legacy rules compute first, in the variable's dtype, as OptimizerV2 did.
+
+        Returns ``(gradient, lr, beta_1, beta_2, local_step, beta_1_power,
+        beta_2_power)``: the densified gradient, the rate after ``decay``,
+        the betas as float32 constants (the legacy hyper variables), ``t =
+        iterations + 1`` and ``beta^t``.
+        """
+        dtype = variable.dtype
+        gradient = ops.cast(_densify(gradient), dtype)
+        lr = _inverse_time_decay(self, ops.cast(learning_rate, dtype), dtype)
+        beta_1 = ops.cast(self.beta_1, dtype)
+        beta_2 = ops.cast(self.beta_2, dtype)
+        local_step = ops.cast(self.iterations + 1, dtype)
+        return gradient, lr, beta_1, beta_2, local_step, ops.power(beta_1, local_step), ops.power(beta_2, local_step)
+
+    def _apply_update(self, variable, lr, update):
+        """``var -= lr * (update + weight_decay * var)``: the libraries' coupled decay, when set."""
+        if self.legacy_weight_decay > 0.0:
+            update = update + ops.cast(self.legacy_weight_decay, variable.dtype) * variable
+        self.assign_sub(variable, lr * update)
+
     def _moments(self, gradient, variable, beta_1, beta_2):
         """``m = b1*m + (1-b1)*g``, ``v = b2*v + (1-b2)*g^2``, as the libraries wrote them."""
         index = self._get_variable_index(variable)
@@ -169,13 +191,8 @@ class AdamWarmup(_LegacyRuleOptimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
-        gradient = ops.cast(_densify(gradient), dtype)
-        lr = _inverse_time_decay(self, ops.cast(learning_rate, dtype), dtype)
-        beta_1 = ops.cast(self.beta_1, dtype)
-        beta_2 = ops.cast(self.beta_2, dtype)
-        local_step = ops.cast(self.iterations + 1, dtype)
-        beta_1_power = ops.power(beta_1, local_step)
-        beta_2_power = ops.power(beta_2, local_step)
+        gradient, lr, beta_1, beta_2, local_step, beta_1_power, beta_2_power = self._step_constants(
+            gradient, variable, learning_rate)
         decay_steps = ops.cast(self.decay_steps, dtype)
         warmup_steps = ops.cast(self.warmup_steps, dtype)
         min_lr = ops.cast(self.min_lr, dtype)
@@ -189,10 +206,7 @@ class AdamWarmup(_LegacyRuleOptimizer):
         if self.amsgrad:
             # keras-bert computes max(vhat, v) but never assigns vhat.
             v_t = ops.maximum(self._velocity_hats[index], v_t)
-        update = m_t / (ops.sqrt(v_t) + ops.cast(self.epsilon, dtype))
-        if self.legacy_weight_decay > 0.0:
-            update = update + ops.cast(self.legacy_weight_decay, dtype) * variable
-        self.assign_sub(variable, lr * update)
+        self._apply_update(variable, lr, m_t / (ops.sqrt(v_t) + ops.cast(self.epsilon, dtype)))
 
     def get_config(self):
         config = super().get_config()
@@ -271,13 +285,8 @@ class RAdam(_LegacyRuleOptimizer):
 
     def update_step(self, gradient, variable, learning_rate):
         dtype = variable.dtype
-        gradient = ops.cast(_densify(gradient), dtype)
-        lr = _inverse_time_decay(self, ops.cast(learning_rate, dtype), dtype)
-        beta_1 = ops.cast(self.beta_1, dtype)
-        beta_2 = ops.cast(self.beta_2, dtype)
-        local_step = ops.cast(self.iterations + 1, dtype)
-        beta_1_power = ops.power(beta_1, local_step)
-        beta_2_power = ops.power(beta_2, local_step)
+        gradient, lr, beta_1, beta_2, local_step, beta_1_power, beta_2_power = self._step_constants(
+            gradient, variable, learning_rate)
         if self.total_steps > 0:
             total_steps = ops.cast(self.total_steps, dtype)
             warmup_steps = total_steps * ops.cast(self.warmup_proportion, dtype)
@@ -300,9 +309,7 @@ class RAdam(_LegacyRuleOptimizer):
         # Negative under the root while sma_t < 4; that branch is not taken.
         r_t = ops.sqrt((sma_t - 4.0) / (sma_inf - 4.0) * (sma_t - 2.0) / (sma_inf - 2.0) * sma_inf / sma_t)
         update = ops.where(sma_t >= 5.0, r_t * m_corr / (v_corr + ops.cast(self.epsilon, dtype)), m_corr)
-        if self.legacy_weight_decay > 0.0:
-            update = update + ops.cast(self.legacy_weight_decay, dtype) * variable
-        self.assign_sub(variable, lr * update)
+        self._apply_update(variable, lr, update)
 
     def get_config(self):
         config = super().get_config()
