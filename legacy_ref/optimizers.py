@@ -181,6 +181,24 @@ def _train_with_lookahead(model: Any, x: np.ndarray, y: np.ndarray, sync_period:
     return losses
 
 
+def piecewise_linear_values(schedule: dict[str, float], steps: int, from_zero: bool = True) -> np.ndarray:
+    """bert4keras 0.11's own ``backend.piecewise_linear`` (its lr multiplier) at steps ``0..steps-1``.
+
+    bert4keras picks its Keras at import from ``TF_KERAS``; with ``TF_KERAS=1``
+    (set here, for this process) it uses ``tf.keras``, which is tf_keras in
+    this subprocess.
+    """
+    import tensorflow as tf
+
+    os.environ["TF_KERAS"] = "1"
+    if str(REALWORLD) not in sys.path:
+        sys.path.append(str(REALWORLD))
+    from bert4keras.backend import piecewise_linear
+
+    points = {int(step): value for step, value in schedule.items()}
+    return np.asarray([float(piecewise_linear(tf.constant(t, "int64"), points, from_zero)) for t in range(steps)])
+
+
 def run_case(case: dict[str, Any], data: dict[str, np.ndarray], save_dir: Path | None = None) -> dict[str, np.ndarray]:
     """Train the shared model with one case's optimizer (and callback); return its trajectory.
 
@@ -254,6 +272,10 @@ def main(argv: list[str]) -> int:
     arrays: dict[str, np.ndarray] = dict(data)
     save_dir = Path(out_path).with_suffix("")
     for case in cases:
+        if case["legacy"] == "bert4keras:piecewise_linear":
+            arrays[f"{case['name']}/multiplier"] = piecewise_linear_values(case["schedule"], steps,
+                                                                            case.get("from_zero", True))
+            continue
         for key, value in run_case(case, data, save_dir).items():
             arrays[f"{case['name']}/{key}"] = value
     tmp = Path(out_path).with_suffix(".tmp.npz")

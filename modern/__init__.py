@@ -8,4 +8,4 @@ every Keras 3 backend; never imports ``migrate`` or ``legacy_ref``.
 # `import modern; keras.saving.load_model("ported.keras")` finds them (a
 # .keras file names them as "modern>ClassName"; Keras never imports a module
 # a file names).
-from modern import compat, layers, losses, models, optimizers, schedules, schedules_epoch, schedules_noam  # noqa: E402,F401
+from modern import compat, layers, losses, models, optimizers, schedules, schedules_epoch, schedules_noam, schedules_piecewise  # noqa: E402,F401

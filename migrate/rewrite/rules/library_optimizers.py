@@ -25,8 +25,8 @@ is reported with its Keras 3 equivalent, where there is one:
   bert4keras started its slow weights at zero (the first synchronisation
   pulls every weight to ``alpha * w``), the paper and keras-lookahead at the
   weights, so the numbers differ from the first synchronisation on;
-* ``extend_with_piecewise_linear_lr``: a ``LearningRateSchedule`` returning
-  ``lr * piecewise_linear(step, schedule)``;
+* ``extend_with_piecewise_linear_lr``: the schedule
+  ``modern.schedules_piecewise.PiecewiseLinearDecay(lr, lr_schedule)``;
 * the others (layer adaptation, lazy optimization, parameter-wise rates):
   no Keras 3 equivalent; a subclass overriding ``update_step``.
 
@@ -72,8 +72,8 @@ EXTENSIONS = {
     "lookahead": "wrap it: modern.optimizers.Lookahead(optimizer, sync_period=<steps_per_slow_update>, "
                  "slow_step=<slow_step_size>); bert4keras started the slow weights at zero, Lookahead at the weights, "
                  "so the numbers differ from the first synchronisation on",
-    "piecewise_linear_lr": "write a keras.optimizers.schedules.LearningRateSchedule returning lr * the piecewise "
-                           "linear multiplier of the step over lr_schedule, and give it as learning_rate=",
+    "piecewise_linear_lr": "give the Keras 3 optimizer learning_rate=modern.schedules_piecewise."
+                           "PiecewiseLinearDecay(<lr>, <lr_schedule>) (bert4keras's multiplier, checked against it)",
 }
 
 
