@@ -204,4 +204,4 @@ def from_epoch_function(function, steps_per_epoch, epochs, initial_learning_rate
     return keras.optimizers.schedules.PiecewiseConstantDecay(boundaries, values)
 
 
-__all__ = ["StepDecay", "EpochExponentialDecay", "HoldThenExponentialDecay", "from_epoch_function"]
+__all__ = ["EpochExponentialDecay", "HoldThenExponentialDecay", "StepDecay", "from_epoch_function"]

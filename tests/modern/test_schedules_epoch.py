@@ -16,7 +16,12 @@ import numpy as np
 import pytest
 from keras import ops
 
-from modern.schedules_epoch import EpochExponentialDecay, HoldThenExponentialDecay, StepDecay, from_epoch_function
+from modern.schedules_epoch import (
+    EpochExponentialDecay,
+    HoldThenExponentialDecay,
+    StepDecay,
+    from_epoch_function,
+)
 from tests.modern.legacy_trajectories import modern_model, trajectories
 
 PER_EPOCH = 4

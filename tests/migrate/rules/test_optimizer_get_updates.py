@@ -141,7 +141,12 @@ def test_idempotent():
 def test_converted_warmup_adam_trains_like_the_legacy_one_on_tf_keras():
     """The fixture unmodified on tf_keras (graph mode, Keras 2.2 optimizer base) vs its rewrite on Keras 3."""
     from legacy_ref.shim import load_program_source
-    from tests.modern.legacy_trajectories import compare, modern_model, train, trajectories
+    from tests.modern.legacy_trajectories import (
+        compare,
+        modern_model,
+        train,
+        trajectories,
+    )
 
     kwargs = {"lr": 0.02, "warmup_steps": 6}
     legacy = trajectories([{"name": "hand_warmup_adam", "legacy": f"program:{FIXTURE}:AdamWarmupHand",
