@@ -127,7 +127,7 @@ if __name__ == "__main__":
 def test_layout_kinds(todo: bool) -> None:
     code, findings = assert_same(LAYOUT, todo_comments=todo)
     text = code.decode()
-    assert "compat.batch_dot(x, y)" in text  # `x` was rebound by a statement with no trigger word
+    assert "compat.batch_dot_keras22(x, y)" in text  # `x` was rebound by a statement with no trigger word
     assert "n = t.shape[1]\n" in text and "n = x.shape[1]" in text
     assert {f.rule for f in findings} >= {"KM201", "KM202", "KM208", "KM302", "KM402", "KM403", "KM501"}
 

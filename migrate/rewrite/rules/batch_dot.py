@@ -5,6 +5,11 @@ same function) the call becomes ``ops.matmul`` (plain 3-D batched product) or
 an ``ops.einsum`` spelled out from the Keras 2 axis rules; otherwise it calls
 ``modern.compat.batch_dot``, a faithful ``keras.ops`` implementation that
 decides at trace time. Never a silent ``ops.matmul`` guess.
+
+Keras 2.2 code (the ``keras-2.2`` dialect) gets Keras 2.2.4's meaning, which differs
+from 2.3's for operands of different ranks and of rank 4 or more: unless both ranks
+are visible and equal to 2 or to 3 (where the two agree), the call becomes
+``modern.compat.batch_dot_keras22``.
 """
 
 from __future__ import annotations
@@ -99,6 +104,13 @@ def _rewrite(ctx: FileContext, original: cst.Call, updated: cst.Call) -> cst.Bas
     yr = ctx_rank(ctx, obound["y"])
     x = ctx.arg_code(bound["x"], atom=False)
     y = ctx.arg_code(bound["y"], atom=False)
+    if ctx.source == "keras-2.2" and not (xr is not None and xr == yr and xr in (2, 3)):
+        args = f"{x}, {y}"
+        if "axes" in bound:
+            args += f", axes={ctx.arg_code(bound['axes'], atom=False)}"
+        ctx.report("KM204", original, "K.batch_dot -> modern.compat.batch_dot_keras22 (Keras 2.2 code: 2.2.4's "
+                   "meaning, which differs from 2.3's for these ranks or ranks not visible here)", fixed=True)
+        return ctx.expr(f"compat.batch_dot_keras22({args})")
     if xr is not None and yr is not None and axes != "unknown":
         spec = einsum_for(xr, yr, axes)  # type: ignore[arg-type]
         if spec is None:

@@ -30,7 +30,7 @@ import re
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
-from migrate.rewrite.hooks import CLASS, Hook, Order, RuleSpec, Site, Triggers
+from migrate.rewrite.hooks import CLASS, Hook, Order, RuleSpec, Site
 from migrate.rewrite.index import is_layer_class
 from migrate.rewrite.keras3_api import KERAS3_NAMES
 from migrate.rewrite.names import dotted_name
@@ -40,7 +40,6 @@ RULE = "KM318"
 SPEC = RuleSpec(
     ids=(RULE,),
     hooks=(Hook(CLASS, chain=True),),
-    triggers=Triggers(together=(frozenset({"compute_output_shape"}),)),
     after=(Order("multi_output_subclass", "KM314 adds the same method for its own reason; one is enough"),
            Order("build_shape_list", "KM316 rewrites tests inside build(); this rule only adds a method after call()")),
     before=(Order("get_config", "the method goes right after call(), before KM309 and KM312 complete the class"),),

@@ -23,7 +23,7 @@ RULE = "KM104"
 SPEC = RuleSpec(
     ids=(RULE,),
     hooks=(Hook(ASSIGN),),
-    triggers=Triggers(together=(frozenset({"modules"}), frozenset({"keras"}))),
+    triggers=Triggers(methods=frozenset({"modules"})),  # sys.modules[...]
     after=(Order("batch_dot", "batch_dot's assignment hook only records ranks (check); this one may "
                  "replace the statement"),),
 )

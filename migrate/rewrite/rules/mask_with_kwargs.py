@@ -24,7 +24,7 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
-from migrate.rewrite.hooks import CLASS, Hook, Order, RuleSpec, Site, Triggers
+from migrate.rewrite.hooks import CLASS, Hook, Order, RuleSpec, Site
 from migrate.rewrite.index import is_layer_class
 
 RULE = "KM319"
@@ -32,7 +32,6 @@ RULE = "KM319"
 SPEC = RuleSpec(
     ids=(RULE,),
     hooks=(Hook(CLASS, chain=True),),
-    triggers=Triggers(together=(frozenset({"mask"}), frozenset({"kwargs"}))),
     after=(Order("build_sublayers", "both add methods; __call__ goes first in the class, after __init__"),
            Order("multi_output_subclass", "both add methods to a layer class; order fixed for stable output"),
            Order("build_shape_list", "KM316 rewrites tests inside build(); this rule only adds a method"),
