@@ -29,6 +29,7 @@ __all__ = [
     "text_to_word_sequence",
     "one_hot",
     "hashing_trick",
+    "legacy_batches",
 ]
 
 
@@ -435,3 +436,53 @@ class Tokenizer:
                 "word_counts": json.dumps(self.word_counts), "word_docs": json.dumps(self.word_docs),
                 "index_docs": json.dumps(self.index_docs), "index_word": json.dumps(self.index_word),
                 "word_index": json.dumps(self.word_index)}
+
+
+# -- Keras 2 generators for fit ---------------------------------------------------------
+
+
+def _keras3_batch(batch):
+    """A Keras 2 batch ``(x, y[, w])`` whose parts may be lists of arrays (several
+    inputs or outputs) as Keras 3 takes it: the lists become tuples. Keras 3 builds the
+    dataset's signature from the first batch and rejects lists ("output_signature must
+    contain objects that are subclass of tf.TypeSpec")."""
+    if isinstance(batch, tuple):
+        return tuple(tuple(part) if isinstance(part, list) else part for part in batch)
+    return batch
+
+
+class _Keras2Sequence(keras.utils.PyDataset):
+    """A Keras 2 ``Sequence`` (or any object with ``__len__``/``__getitem__`` of
+    batches) as a Keras 3 ``PyDataset`` yielding :func:`_keras3_batch` batches."""
+
+    def __init__(self, sequence):
+        super().__init__()
+        self._sequence = sequence
+
+    def __len__(self):
+        return len(self._sequence)
+
+    def __getitem__(self, index):
+        return _keras3_batch(self._sequence[index])
+
+    def on_epoch_end(self):
+        hook = getattr(self._sequence, "on_epoch_end", None)
+        if hook is not None:
+            hook()
+
+
+def legacy_batches(data):
+    """What ``fit_generator``/``evaluate_generator`` took, for Keras 3's ``fit``/``evaluate``.
+
+    A generator (or iterator) is wrapped so that each batch ``([x1, x2], y)`` reaches
+    Keras 3 as ``((x1, x2), y)``, the same inputs in the same order; a Keras 2 sequence
+    is wrapped likewise as a ``PyDataset``. Arrays, tuples, lists, dicts and Keras 3
+    ``PyDataset``s pass through unchanged (``validation_data=(x, y)``).
+    """
+    if data is None or isinstance(data, (tuple, list, dict, np.ndarray, keras.utils.PyDataset)):
+        return data
+    if hasattr(data, "__getitem__") and hasattr(data, "__len__"):
+        return _Keras2Sequence(data)
+    if hasattr(data, "__next__") or hasattr(data, "__iter__"):
+        return (_keras3_batch(batch) for batch in data)
+    return data
