@@ -14,7 +14,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from modern.layers._weight_options import weight_options, weight_options_config
+from modern.layers._weight_options import weight_options_config
+from modern.layers.bert_family._weights import library_weight, set_projection_options
 from modern.layers.attention import LEGACY_MASK_VALUE, legacy_attention, legacy_attention_bias
 
 PACKAGE = "modern.bert_family"
@@ -136,23 +137,10 @@ class MultiHeadAttention(keras.layers.Layer):
         self.head_num = int(head_num)
         self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer, self.kernel_regularizer, self.kernel_constraint = weight_options(
-            kernel_initializer, kernel_regularizer, kernel_constraint
-        )
-        self.bias_initializer, self.bias_regularizer, self.bias_constraint = weight_options(
-            bias_initializer, bias_regularizer, bias_constraint
-        )
+        set_projection_options(self, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
+                               kernel_constraint, bias_constraint)
         self.history_only = bool(history_only)
         self.supports_masking = True
-
-    def _weight(self, suffix, shape, kind):
-        # A fresh initializer per weight: an unseeded one would otherwise
-        # give Wq, Wk, Wv and Wo the same draw (the legacy layer drew each).
-        initializer = keras.initializers.get(keras.initializers.serialize(getattr(self, f"{kind}_initializer")))
-        return self.add_weight(
-            shape=shape, initializer=initializer, regularizer=getattr(self, f"{kind}_regularizer"),
-            constraint=getattr(self, f"{kind}_constraint"), name=f"{self.name}_{suffix}",
-        )
 
     def build(self, input_shape):
         query, key, value = _query_key_value(input_shape) if isinstance(input_shape, list) else (input_shape,) * 3
@@ -161,9 +149,9 @@ class MultiHeadAttention(keras.layers.Layer):
             raise ValueError(f"{self.name}: head_num={self.head_num} must divide the value width, got {width}")
         self.width = int(width)
         for letter, rows in (("q", query[-1]), ("k", key[-1]), ("v", value[-1]), ("o", width)):
-            setattr(self, f"W{letter}", self._weight(f"W{letter}", (int(rows), self.width), "kernel"))
+            setattr(self, f"W{letter}", library_weight(self, f"W{letter}", (int(rows), self.width), "kernel"))
             if self.use_bias:
-                setattr(self, f"b{letter}", self._weight(f"b{letter}", (self.width,), "bias"))
+                setattr(self, f"b{letter}", library_weight(self, f"b{letter}", (self.width,), "bias"))
 
     def _project(self, x, letter):
         y = ops.matmul(x, getattr(self, f"W{letter}"))
@@ -265,40 +253,29 @@ class SeqSelfAttention(keras.layers.Layer):
         self.attention_width = int(1e9) if history_only and attention_width is None else attention_width
         self.attention_type = attention_type
         self.return_attention = bool(return_attention)
-        self.kernel_initializer, self.kernel_regularizer, self.kernel_constraint = weight_options(
-            kernel_initializer, kernel_regularizer, kernel_constraint
-        )
-        self.bias_initializer, self.bias_regularizer, self.bias_constraint = weight_options(
-            bias_initializer, bias_regularizer, bias_constraint
-        )
+        set_projection_options(self, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
+                               kernel_constraint, bias_constraint)
         self.use_additive_bias = bool(use_additive_bias)
         self.use_attention_bias = bool(use_attention_bias)
         self.attention_activation = keras.activations.get(attention_activation)
         self.attention_regularizer_weight = float(attention_regularizer_weight)
         self.supports_masking = True
 
-    def _weight(self, suffix, shape, kind):
-        initializer = keras.initializers.get(keras.initializers.serialize(getattr(self, f"{kind}_initializer")))
-        return self.add_weight(
-            shape=shape, initializer=initializer, regularizer=getattr(self, f"{kind}_regularizer"),
-            constraint=getattr(self, f"{kind}_constraint"), name=f"{self.name}_{suffix}",
-        )
-
     def build(self, input_shape):
         dim = int(input_shape[-1])
         if self.attention_type == "additive":
             # Creation order Wt, Wx, bh, Wa, ba is the library's weight order.
-            self.Wt = self._weight("Add_Wt", (dim, self.units), "kernel")
-            self.Wx = self._weight("Add_Wx", (dim, self.units), "kernel")
+            self.Wt = library_weight(self, "Add_Wt", (dim, self.units), "kernel")
+            self.Wx = library_weight(self, "Add_Wx", (dim, self.units), "kernel")
             if self.use_additive_bias:
-                self.bh = self._weight("Add_bh", (self.units,), "bias")
-            self.Wa = self._weight("Add_Wa", (self.units, 1), "kernel")
+                self.bh = library_weight(self, "Add_bh", (self.units,), "bias")
+            self.Wa = library_weight(self, "Add_Wa", (self.units, 1), "kernel")
             if self.use_attention_bias:
-                self.ba = self._weight("Add_ba", (1,), "bias")
+                self.ba = library_weight(self, "Add_ba", (1,), "bias")
         else:
-            self.Wa = self._weight("Mul_Wa", (dim, dim), "kernel")
+            self.Wa = library_weight(self, "Mul_Wa", (dim, dim), "kernel")
             if self.use_attention_bias:
-                self.ba = self._weight("Mul_ba", (1,), "bias")
+                self.ba = library_weight(self, "Mul_ba", (1,), "bias")
 
     def _emissions(self, x):
         if self.attention_type == "additive":

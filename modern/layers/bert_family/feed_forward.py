@@ -5,7 +5,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from modern.layers._weight_options import weight_options, weight_options_config
+from modern.layers._weight_options import weight_options_config
+from modern.layers.bert_family._weights import library_weight, set_projection_options
 
 PACKAGE = "modern.bert_family"
 
@@ -47,31 +48,20 @@ class FeedForward(keras.layers.Layer):
         self.units = int(units)
         self.activation = keras.activations.get(activation)
         self.use_bias = bool(use_bias)
-        self.kernel_initializer, self.kernel_regularizer, self.kernel_constraint = weight_options(
-            kernel_initializer, kernel_regularizer, kernel_constraint
-        )
-        self.bias_initializer, self.bias_regularizer, self.bias_constraint = weight_options(
-            bias_initializer, bias_regularizer, bias_constraint
-        )
+        set_projection_options(self, kernel_initializer, bias_initializer, kernel_regularizer, bias_regularizer,
+                               kernel_constraint, bias_constraint)
         self.dropout_rate = float(dropout_rate)
         self.dropout = keras.layers.Dropout(self.dropout_rate, name="dropout") if 0.0 < self.dropout_rate < 1.0 else None
         self.supports_masking = True
 
-    def _weight(self, suffix, shape, kind):
-        initializer = keras.initializers.get(keras.initializers.serialize(getattr(self, f"{kind}_initializer")))
-        return self.add_weight(
-            shape=shape, initializer=initializer, regularizer=getattr(self, f"{kind}_regularizer"),
-            constraint=getattr(self, f"{kind}_constraint"), name=f"{self.name}_{suffix}",
-        )
-
     def build(self, input_shape):
         dim = int(input_shape[-1])
-        self.W1 = self._weight("W1", (dim, self.units), "kernel")
+        self.W1 = library_weight(self, "W1", (dim, self.units), "kernel")
         if self.use_bias:
-            self.b1 = self._weight("b1", (self.units,), "bias")
-        self.W2 = self._weight("W2", (self.units, dim), "kernel")
+            self.b1 = library_weight(self, "b1", (self.units,), "bias")
+        self.W2 = library_weight(self, "W2", (self.units, dim), "kernel")
         if self.use_bias:
-            self.b2 = self._weight("b2", (dim,), "bias")
+            self.b2 = library_weight(self, "b2", (dim,), "bias")
 
     def call(self, inputs, training=None):
         hidden = ops.matmul(inputs, self.W1)

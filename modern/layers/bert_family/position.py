@@ -23,6 +23,15 @@ def _check_mode(mode):
     return mode
 
 
+def _output_shape(mode, output_dim, input_shape):
+    input_shape = tuple(input_shape)
+    if mode == "expand":
+        return input_shape + (output_dim,)
+    if mode == "concat":
+        return input_shape[:-1] + (None if input_shape[-1] is None else input_shape[-1] + output_dim,)
+    return input_shape
+
+
 @keras.saving.register_keras_serializable(package=PACKAGE)
 class PositionEmbedding(keras.layers.Layer):
     """Learned position embedding (keras-pos-embd's ``PositionEmbedding``; keras-bert's positions).
@@ -97,13 +106,7 @@ class PositionEmbedding(keras.layers.Layer):
         return ops.not_equal(ops.cast(inputs, "int32"), int(self.mask_zero))
 
     def compute_output_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        if self.mode == "expand":
-            return input_shape + (self.output_dim,)
-        if self.mode == "concat":
-            last = None if input_shape[-1] is None else input_shape[-1] + self.output_dim
-            return input_shape[:-1] + (last,)
-        return input_shape
+        return _output_shape(self.mode, self.output_dim, input_shape)
 
     def get_config(self):
         config = super().get_config()
@@ -173,13 +176,7 @@ class TrigPosEmbedding(keras.layers.Layer):
         return mask
 
     def compute_output_shape(self, input_shape):
-        input_shape = tuple(input_shape)
-        if self.mode == "expand":
-            return input_shape + (self.output_dim,)
-        if self.mode == "concat":
-            last = None if input_shape[-1] is None else input_shape[-1] + self.output_dim
-            return input_shape[:-1] + (last,)
-        return input_shape
+        return _output_shape(self.mode, self.output_dim, input_shape)
 
     def get_config(self):
         config = super().get_config()
