@@ -173,3 +173,14 @@ def layer_or_schedule(target: str) -> str | None:
 def kind_of(ctx: FileContext, info: ClassInfo) -> str | None:
     """``"layer"`` (layers and models), ``"schedule"`` or None, from the class's bases."""
     return keras_base(ctx, info, layer_or_schedule)
+
+
+def layer_class_members(ctx: FileContext, site: object, rule: str) -> list[cst.BaseStatement] | None:
+    """At a CLASS hook (``site``): the members of the class body when ``rule`` is enabled and the
+    class is one of the module's layer classes with an indented body, else None."""
+    info = getattr(site, "cls", None)
+    updated = getattr(site, "updated", None)
+    if (info is None or not ctx.enabled(rule) or not isinstance(updated, cst.ClassDef)
+            or not isinstance(updated.body, cst.IndentedBlock) or not is_layer_class(ctx, info.name)):
+        return None
+    return list(updated.body.body)

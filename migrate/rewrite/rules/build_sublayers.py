@@ -31,7 +31,7 @@ import libcst as cst
 
 from migrate.rewrite.context import FileContext
 from migrate.rewrite.hooks import CLASS, Hook, Order, RuleSpec, Site
-from migrate.rewrite.index import is_layer_class
+from migrate.rewrite.index import is_layer_class, layer_class_members
 from migrate.rewrite.keras3_api import KERAS3_NAMES
 from migrate.rewrite.names import dotted_name
 
@@ -91,12 +91,11 @@ def _sublayers_in_build(ctx: FileContext, build: cst.FunctionDef) -> list[str]:
 
 
 def on_class(ctx: FileContext, site: Site) -> cst.ClassDef | None:
-    info = site.cls
-    updated: cst.ClassDef = site.updated
-    if (info is None or not ctx.enabled(RULE) or not isinstance(updated.body, cst.IndentedBlock)
-            or not is_layer_class(ctx, info.name)):
+    members = layer_class_members(ctx, site, RULE)
+    if members is None:
         return None
-    members = list(updated.body.body)
+    info, updated = site.cls, site.updated
+    assert info is not None
     methods = {m.name.value: m for m in members if isinstance(m, cst.FunctionDef)}
     if "compute_output_spec" in methods or "compute_output_shape" not in methods or "build" not in methods \
             or "call" not in methods:

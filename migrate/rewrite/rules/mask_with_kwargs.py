@@ -25,7 +25,7 @@ import libcst as cst
 
 from migrate.rewrite.context import FileContext
 from migrate.rewrite.hooks import CLASS, Hook, Order, RuleSpec, Site
-from migrate.rewrite.index import is_layer_class
+from migrate.rewrite.index import layer_class_members
 
 RULE = "KM319"
 
@@ -55,12 +55,11 @@ def _takes_mask_and_kwargs(fn: cst.FunctionDef) -> bool:
 
 
 def on_class(ctx: FileContext, site: Site) -> cst.ClassDef | None:
-    info = site.cls
-    updated: cst.ClassDef = site.updated
-    if (info is None or not ctx.enabled(RULE) or not isinstance(updated.body, cst.IndentedBlock)
-            or not is_layer_class(ctx, info.name)):
+    members = layer_class_members(ctx, site, RULE)
+    if members is None:
         return None
-    members = list(updated.body.body)
+    info, updated = site.cls, site.updated
+    assert info is not None
     methods = {m.name.value: m for m in members if isinstance(m, cst.FunctionDef)}
     if "__call__" in methods or "call" not in methods or not _takes_mask_and_kwargs(methods["call"]):
         return None
