@@ -14,6 +14,9 @@
   unknown (the code may already be Keras 3).
 * KM307: standalone ``keras`` code without a 2.2 marker: the defaults cannot be
   decided, so the spot is reported (pass ``--from``).
+
+A name bound to one of these classes (``RNN = recurrent.LSTM``) is reported under
+KM303: calls through it are not resolved, so their defaults are not pinned.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from __future__ import annotations
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
-from migrate.rewrite.hooks import CALL, Hook, RuleSpec, Site
+from migrate.rewrite.hooks import ASSIGN, CALL, Hook, RuleSpec, Site
 from migrate.rewrite.symbols import map_name
 from migrate.rewrite.tables import KERAS1_KWARGS_KEPT, KERAS1_LAYER_KWARGS, KERAS22_RNN_DEFAULTS
 from migrate.rewrite.templating import tidy_args
@@ -29,7 +32,10 @@ from migrate.rewrite.templating import tidy_args
 SPEC = RuleSpec(
     ids=("KM303", "KM304", "KM306", "KM307"),
     # the rewritten constructor call goes on to the checks of KM310/KM311 and to KM305's Input marker
-    hooks=(Hook(CALL, prefixes=("keras.layers.", "keras.engine", "keras.legacy"), chain=True),),
+    hooks=(Hook(CALL, prefixes=("keras.layers.", "keras.engine", "keras.legacy"), chain=True),
+           # `RNN = recurrent.LSTM` (Keras 2.2.4's babi_rnn): calls through the alias are not resolved, so
+           # the defaults cannot be pinned there; the alias is reported
+           Hook(ASSIGN, check=True)),
 )
 
 #: tf.keras 2 layers whose defaults Keras 3 changed (KM303 in tf.keras 2 code): the
@@ -126,3 +132,23 @@ def on_call(ctx: FileContext, site: Site) -> cst.Call | None:
     if not changed:
         return None
     return updated.with_changes(args=tidy_args(args))
+
+
+def on_assign(ctx: FileContext, site: Site) -> None:
+    """KM303 for ``NAME = keras.layers.LSTM`` in Keras 2.2 code: the calls through NAME keep Keras 3's defaults."""
+    node: cst.Assign = site.original
+    if not ctx.enabled("KM303") or not isinstance(node.value, (cst.Name, cst.Attribute)):
+        return None
+    qualified = ctx.qualified(node.value)
+    target = map_name(qualified)[0] if qualified else None
+    if target is None or not target.startswith("keras.layers."):
+        return None
+    layer = target.rsplit(".", 1)[1]
+    pins = TF_KERAS2_RNN_DEFAULTS.get(layer) if ctx.source == "tf-keras-2" else (
+        KERAS22_RNN_DEFAULTS.get(layer) if ctx.source == "keras-2.2" else None)
+    if pins and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
+        alias = node.targets[0].target.value
+        what = ", ".join(f"{k}={v}" for k, v in pins)
+        ctx.report("KM303", node, f"{alias} = {layer}: calls through {alias}(...) keep Keras 3's defaults; "
+                   f"pass {what} at each call (or bind {alias} to a function that does)", fixed=False)
+    return None
