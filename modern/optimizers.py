@@ -321,14 +321,6 @@ class RAdam(_LegacyRuleOptimizer):
         return config
 
 
-def _copy_of(variable):
-    def initializer(shape, dtype=None):
-        # A copy: on torch the variable's tensor would otherwise be shared and
-        # follow every in-place update of the weight.
-        return ops.copy(ops.cast(ops.convert_to_tensor(variable.value), dtype or variable.dtype))
-    return initializer
-
-
 @keras.saving.register_keras_serializable(package="modern")
 class Lookahead(keras.optimizers.Optimizer):
     """Lookahead around any Keras 3 optimizer: keras-lookahead's ``Lookahead``, as a Keras 3 optimizer.
@@ -336,7 +328,7 @@ class Lookahead(keras.optimizers.Optimizer):
     The rule of keras-lookahead 0.9 (CyberZHG), after the paper "Lookahead
     Optimizer: k steps forward, 1 step back": the wrapped ("fast") optimizer
     updates the weights every step; a slow copy of each weight starts at the
-    weight's value when this optimizer is built, and after every step ``t``
+    weight's value before this optimizer's first step, and after every step ``t``
     (counted from 1) with ``t % sync_period == 0``::
 
         slow = slow + slow_step * (weight - slow)
@@ -369,13 +361,10 @@ class Lookahead(keras.optimizers.Optimizer):
             return
         super().build(var_list)
         self.inner_optimizer.build(var_list)
-        # The legacy slow weights were K.variable(K.get_value(p)): copies at the
-        # start. As initializers, because Keras may build the optimizer where an
-        # assign would not last (a symbolic or stateless scope).
-        self._slow_weights = [
-            self.add_variable_from_reference(variable, "slow", initializer=_copy_of(variable))
-            for variable in var_list
-        ]
+        # Zeros here; the first step copies the weights in (see below). Keras may
+        # build the optimizer in a scope where an assign, or an initializer
+        # reading another variable, does not last or cannot run under XLA.
+        self._slow_weights = self.add_optimizer_variables(var_list, "slow")
 
     @property
     def variables(self):
@@ -395,6 +384,12 @@ class Lookahead(keras.optimizers.Optimizer):
         # The fast step is the wrapped optimizer's whole apply (its clipping,
         # its counter), then the synchronisation on its counter, as the
         # legacy `(iterations + 1) // k * k == iterations + 1`.
+        # The legacy slow weights were K.variable(K.get_value(p)): the weights
+        # when training started, i.e. before this optimizer's first step.
+        first = ops.equal(self.iterations, 0)
+        for variable in trainable_variables:
+            slow = self._slow_weights[self._get_variable_index(variable)]
+            self.assign(slow, ops.where(first, variable.value, slow.value))
         self.inner_optimizer.apply(grads, trainable_variables)
         step = self.inner_optimizer.iterations
         sync = ops.equal(ops.mod(step, self.sync_period), 0)

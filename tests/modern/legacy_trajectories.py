@@ -108,9 +108,9 @@ def modern_model(arrays: dict[str, np.ndarray]):
     return model
 
 
-def train(model, optimizer, arrays: dict[str, np.ndarray], callbacks=()) -> np.ndarray:
+def train(model, optimizer, arrays: dict[str, np.ndarray], jit_compile=False) -> np.ndarray:
     """``train_on_batch`` over the shared batches; the loss of every step (before its update)."""
-    model.compile(optimizer=optimizer, loss="mse", jit_compile=False)
+    model.compile(optimizer=optimizer, loss="mse", jit_compile=jit_compile)
     x, y = arrays["x"], arrays["y"]
     return np.asarray([float(model.train_on_batch(x[i], y[i])) for i in range(x.shape[0])], np.float64)
 

@@ -37,6 +37,16 @@ def test_matches_the_legacy_rule_over_20_steps(legacy, name):
     print(f"\n[{keras.backend.backend()}] {name}: max rel loss diff {rel:.2g}, max weight diff {diff:.2g}")
 
 
+def test_compiled_train_step(legacy):
+    """Under XLA (tf) / jit (jax) too: the slow weights are made without reading the weights in build."""
+    if keras.backend.backend() == "torch":
+        pytest.skip("jit_compile on torch is torch.compile (minutes here); the failure this guards is XLA's")
+    adam, look = CASES["lookahead_adam_k3"]
+    model = modern_model(legacy)
+    losses = train(model, Lookahead(LegacyAdam(**adam), **look), legacy, jit_compile=True)
+    compare("lookahead_adam_k3", legacy, losses, model.get_weights())
+
+
 def test_saved_in_a_keras_file_and_resumes(legacy, tmp_path):
     """Save after 7 steps (between synchronisations), reload, train on: the legacy 20-step weights."""
     adam, look = CASES["lookahead_adam_k5"]
