@@ -74,6 +74,11 @@ def libraries() -> list[Library]:
 def missing() -> str | None:
     """Why the suite cannot run here, or None. ``./dev`` installs the libraries."""
     absent = [f"{lib.dist}=={lib.version}" for lib in libraries() if not lib.dist_info.is_dir()]
+    deps = Path(sys.prefix) / "realworld-deps"
+    for line in (HERE / "library-deps.txt").read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line and not (deps / f"{line.split('==')[0]}-{line.split('==')[1]}.dist-info").is_dir():
+            absent.append(f"{line} (in {deps})")
     if absent:
         return f"{', '.join(absent)} not installed in {INSTALLED} (./dev test installs them)"
     return None
