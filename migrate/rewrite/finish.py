@@ -74,8 +74,8 @@ def finish_imports(module: cst.Module, needs: set[str], already: dict[str, str] 
     for i, stmt in enumerate(body):
         if _is_import_line(stmt):
             insert_at = i + 1
-        elif i == 0 and isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Expr):
-            insert_at = 1  # module docstring
+        elif i == 0 and _is_docstring(stmt):
+            insert_at = 1
         elif insert_at and not _is_import_line(stmt):
             break
     if insert_at == 0:
@@ -87,6 +87,13 @@ def finish_imports(module: cst.Module, needs: set[str], already: dict[str, str] 
 
 
 _IMPORT_STMTS = {k: cst.parse_statement(v) for k, v in _IMPORT_LINES.items()}
+
+
+def _is_docstring(stmt: cst.BaseStatement) -> bool:
+    """A module docstring: a string literal alone on the first line. Any other
+    expression (``m.compile(...)``) is code, and the imports go above it."""
+    return (isinstance(stmt, cst.SimpleStatementLine) and isinstance(stmt.body[0], cst.Expr)
+            and isinstance(stmt.body[0].value, (cst.SimpleString, cst.ConcatenatedString)))
 
 
 def _top_level_imports(body: list[cst.BaseStatement]) -> dict[str, str]:

@@ -108,3 +108,12 @@ def test_backend_config_module_is_keras_config():
     namespace: dict[str, object] = {}
     exec(compile(code, "backend_config.py", "exec"), namespace)
     assert (namespace["eps"], namespace["kind"]) == (1e-7, "float32")
+
+
+def test_added_import_goes_above_code_when_the_only_import_was_dropped():
+    # The file's one import (K) is dropped; the first statement is a call, not a
+    # docstring, so `from keras import ops` must come before it, not after it.
+    code, _ = rw("from keras import backend as K\nm.compile(loss='mse')\nx = K.sum(y)\n")
+    assert code.splitlines()[0] == "from keras import ops", code
+    docstring, _ = rw('"""Doc."""\nfrom keras import backend as K\nx = K.sum(y)\n')
+    assert docstring.splitlines()[:2] == ['"""Doc."""', "from keras import ops"], docstring
