@@ -5,7 +5,9 @@ from tests.migrate.helpers import assert_fixed_point, rules_of, rw
 
 def test_positive_fit_generator():
     code, findings = rw("model.fit_generator(gen, 100, 5, workers=4, use_multiprocessing=True)\n")
-    assert code == "model.fit(compat.legacy_batches(gen), steps_per_epoch=100, epochs=5)\nfrom modern import compat\n"
+    # (where the finishing step puts the new import is not this rule's business)
+    assert sorted(code.splitlines()) == ["from modern import compat",
+                                         "model.fit(compat.legacy_batches(gen), steps_per_epoch=100, epochs=5)"]
     assert rules_of(findings) == {"KM403", "KM407"}
 
 
