@@ -46,6 +46,7 @@ from typing import Any, Callable
 import numpy as np
 
 from tests.realworld.keras_examples import standins
+from tests.realworld.run_case import _max_diff  # the library tier's comparison, the same figure
 
 TOLERANCE = 1e-5
 BATCH = 4
@@ -99,18 +100,6 @@ def _arrays(value: Any) -> list[np.ndarray]:
     if isinstance(value, (list, tuple)):
         return [np.asarray(v) for v in value]
     return [np.asarray(value)]
-
-
-def _max_diff(a: list[np.ndarray], b: list[np.ndarray]) -> float:
-    if len(a) != len(b):
-        raise AssertionError(f"{len(a)} outputs against {len(b)}")
-    worst = 0.0
-    for x, y in zip(a, b):
-        if x.shape != y.shape:
-            raise AssertionError(f"output shape {x.shape} against {y.shape}")
-        if x.size:
-            worst = max(worst, float(np.max(np.abs(x.astype("float64") - y.astype("float64")))))
-    return worst
 
 
 def _floatx(y: Any) -> Any:
