@@ -370,7 +370,7 @@ class Lookahead(keras.optimizers.Optimizer):
     def variables(self):
         # Everything that must be saved and, on JAX, threaded through the
         # stateless train step: the slow weights and the wrapped optimizer's state.
-        return self._variables + self.inner_optimizer.variables
+        return super().variables + self.inner_optimizer.variables
 
     @property
     def learning_rate(self):

@@ -15,6 +15,11 @@ from pathlib import Path
 
 MODERN = Path(__file__).resolve().parents[2] / "modern"
 
+# Private names that Keras documents as the subclassing API: the docstring of
+# keras.optimizers.Optimizer shows a subclass's update_step finding its slot with
+# ``self.momentums[self._get_variable_index(variable)]``, and no public hook exists.
+DOCUMENTED_FOR_SUBCLASSES = {"_get_variable_index"}
+
 
 def _sources():
     return {path: ast.parse(path.read_text(), filename=str(path)) for path in sorted(MODERN.rglob("*.py"))}
@@ -45,5 +50,6 @@ def test_private_attributes_read_are_modern_own():
                     defined.add(node.attr)
                 else:
                     read.setdefault(node.attr, []).append(f"{path.relative_to(MODERN.parent)}:{node.lineno}")
-    foreign = {name: places for name, places in read.items() if name not in defined}
+    foreign = {name: places for name, places in read.items()
+               if name not in defined and name not in DOCUMENTED_FOR_SUBCLASSES}
     assert not foreign, f"modern reads private attributes it does not define (Keras internals?): {foreign}"
