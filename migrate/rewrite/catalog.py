@@ -169,13 +169,13 @@ RULES: tuple[RuleInfo, ...] = (
              "a Keras 2 optimizer subclass with get_updates(loss, params) of the common shape (slots from K.zeros per "
              "param, K.update of params and slots, self.iterations increment) -> build + update_step; otherwise "
              "reported with what to write (and the ready modern.optimizers class for AdamWarmup/RAdam/Lookahead)"),
-    RuleInfo("KM417", "library-optimizer", UNSAFE,
-             "keras-bert AdamWarmup, keras-radam RAdam, keras-lookahead Lookahead reported with the ready "
-             "modern.optimizers class; bert4keras extend_with_* reported with the Keras 3 argument or what to write"),
     RuleInfo("KM416", "optimizer-v2-subclass", SAFE,
              "a tf.keras 2 OptimizerV2 subclass (_set_hyper, _create_slots/add_slot, _resource_apply_dense with "
              "state_ops.assign) -> build + update_step with attributes, keras.ops and self.assign; otherwise "
              "reported with what to write"),
+    RuleInfo("KM417", "library-optimizer", UNSAFE,
+             "keras-bert AdamWarmup, keras-radam RAdam, keras-lookahead Lookahead reported with the ready "
+             "modern.optimizers class; bert4keras extend_with_* reported with the Keras 3 argument or what to write"),
     RuleInfo("KM501", "save-weights-path", UNSAFE,
              "save_weights/load_weights paths must end in .weights.h5 in Keras 3"),
     RuleInfo("KM502", "model-save-format", UNSAFE,
