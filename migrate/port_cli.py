@@ -194,17 +194,17 @@ def cmd_port(args: argparse.Namespace) -> int:
             if args.verify_training is not None and (args.verify_training < 1 or args.dry_run):
                 raise PortError("--verify-training", "takes a number of steps >= 1 and a written file (not --dry-run)")
             if args.verify_training is not None:
-                from migrate.weights.training_check import check_training_source
+                from migrate.weights.training_check import check_training_source, verify_training
 
                 check_training_source(request)
+                steps, rtol = args.verify_training, args.rtol
+                # Run on the staged file, before it is moved to OUT: a port that
+                # trains differently leaves nothing written.
+                request.before_commit = lambda staged: verify_training(request, staged, steps, rtol)
             try:
                 run_port(request)
             finally:
                 remove_temp_files()
-            if args.verify_training is not None:
-                from migrate.weights.training_check import verify_training
-
-                verify_training(request, args.verify_training, args.rtol)
     except PortError as exc:
         summary.print()
         print(f"migrate port: error: {exc}", file=sys.stderr)

@@ -64,6 +64,9 @@ class PortRequest:
     max_weight_bytes: int = DEFAULT_MAX_WEIGHT_BYTES
     # --no-optimizer: drop the optimizer state (a problem with it is a warning).
     no_optimizer: bool = False
+    # A last check of the staged file (its temporary path) before it is moved to
+    # OUT, e.g. --verify-training; what it raises leaves nothing written.
+    before_commit: Callable[[Path], None] | None = None
 
 
 @dataclass
@@ -214,6 +217,12 @@ def run_port(request: PortRequest, out: TextIO | None = None, err: TextIO | None
         staged = stage_keras_file(model, request.out, force=request.force, custom_objects=custom_objects,
                                   source=request.source)
         result.reload_diff = staged.reload_diff
+        if request.before_commit is not None:
+            try:
+                request.before_commit(staged.temp)
+            except BaseException:
+                staged.discard()
+                raise
         result.seconds = time.perf_counter() - started
         # The report goes to a temporary name first; OUT and then the report
         # are moved into place, so that a report that cannot be written

@@ -116,8 +116,8 @@ def _first_loss(value: Any) -> float:
     return float(np.asarray(value))
 
 
-def _reload_port(request: Any) -> Any:
-    """The written file, reloaded as a user would (safe mode), with ``--model``'s classes."""
+def _reload_port(request: Any, written: Path) -> Any:
+    """The ported file (staged, not yet at OUT), reloaded as a user would (safe mode), with ``--model``'s classes."""
     import keras
 
     import modern  # noqa: F401 -- registers the modern classes a ported file may name
@@ -128,7 +128,7 @@ def _reload_port(request: Any) -> Any:
         from migrate.weights.port import module_custom_objects
 
         custom_objects = module_custom_objects(load_factory(request.model_spec, "--model"))
-    return keras.saving.load_model(request.out, custom_objects=custom_objects or None, safe_mode=True)
+    return keras.saving.load_model(written, custom_objects=custom_objects or None, safe_mode=True)
 
 
 def check_training_source(request: Any) -> None:
@@ -146,8 +146,12 @@ def check_training_source(request: Any) -> None:
                                 "tf_keras; drop --verify-training for this source")
 
 
-def verify_training(request: Any, steps: int, rtol: float, out: Any = None) -> dict[str, Any]:
-    """Train ``steps`` random batches in the legacy checkpoint (tf_keras) and in the written file; compare.
+def verify_training(request: Any, written: Path, steps: int, rtol: float, out: Any = None) -> dict[str, Any]:
+    """Train ``steps`` random batches in the legacy checkpoint (tf_keras) and in the ported file; compare.
+
+    ``written`` is the ported ``.keras`` file at its staged name: the port runs
+    this check before moving it to OUT, so a file that trains differently is
+    never put in place.
 
     Returns the figures (``losses_legacy``, ``losses_ported``,
     ``loss_rel_diff`` per step, ``weight_max_abs_diff``).
@@ -168,7 +172,7 @@ def verify_training(request: Any, steps: int, rtol: float, out: Any = None) -> d
     check_training_source(request)
     with read_source(request.source, request.max_weight_bytes) as source:
         require_tensorflow(path, "--verify-training (the legacy model trains on tf_keras)")
-        model = _reload_port(request)
+        model = _reload_port(request, written)
         note = ""
         if not getattr(model, "compiled", False) or getattr(model, "optimizer", None) is None:
             # --no-optimizer (or nothing to port): the file holds no training
@@ -225,7 +229,7 @@ def verify_training(request: Any, steps: int, rtol: float, out: Any = None) -> d
         first = next((i for i, r in enumerate(rel) if not r <= rtol), None)
         where = f"from step {first + 1}" if first is not None else "in the weights"
         raise TrainingDiverged(path, f"{text}: the ported file trains differently from the legacy checkpoint "
-                                     f"{where}; {request.out} was written")
+                                     f"{where}; nothing written at {request.out}")
     print(f"verified training: {text}", file=out)
     return figures
 

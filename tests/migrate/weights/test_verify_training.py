@@ -54,7 +54,9 @@ def test_without_the_optimizer_state_the_divergence_is_reported(tmp_path: Path,
     # restarted Adam moves the weights elsewhere from there on.
     assert rel[0] <= 1e-5 and max(rel[1:]) > 1e-3
     assert "trains differently from the legacy checkpoint from step 2" in err[0]
-    assert "a fresh LegacyAdam" in err[0] and f"{out} was written" in err[0]
+    assert "a fresh LegacyAdam" in err[0] and f"nothing written at {out}" in err[0]
+    # The check ran on the staged file: no OUT, and no temporary file left beside it.
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_bad_requests_are_refused_up_front(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
