@@ -37,7 +37,10 @@ _COMPILE_ARGS = ("optimizer", "loss", "metrics")
 SPEC = RuleSpec(
     ids=(RULE,),
     hooks=(Hook(MODULE),),
-    triggers=Triggers(names=frozenset({"Lambda"}), methods=frozenset({"compile", "Lambda"})),
+    # ``compile`` alone is too common a word (``re.compile``) to make a file worth parsing; the
+    # keywords are. A positional ``compile(opt, loss)`` is seen in any file that imports Keras.
+    triggers=Triggers(names=frozenset({"Lambda"}), methods=frozenset({"Lambda"}),
+                      keywords=frozenset({"loss", "metrics"})),
     after=(Order("activation_name", "KM317 registers activation-named functions first; this rule leaves a "
                  "registered function alone"),),
 )
