@@ -16,6 +16,7 @@ meaning (checked against Keras 2.2.4's ``keras/layers/recurrent.py``,
   (``clip(0.2 x + 0.5, 0, 1)``), so naming it is enough.
 * ``GRU``, ``GRUCell``: ``recurrent_activation='hard_sigmoid'`` and ``reset_after=False``
   (the 2.2.4 GRU applies the reset gate before the recurrent matmul and has one bias).
+* ``keras.backend.batch_dot``: 2.2.4's definition (:func:`batch_dot`); tf_keras has 2.3's.
 * ``keras.optimizers``: the OptimizerV2 classes of ``tf_keras.optimizers.legacy``, which
   take 2.2.4's ``lr=`` and ``decay=``; ``Adadelta`` defaults to 2.2.4's ``lr=1.0``; the
   lower-case aliases of 2.2.4 (``keras.optimizers.rmsprop(...)``) exist. Their update
@@ -50,6 +51,8 @@ class _Alias(types.ModuleType):
     def __getattr__(self, item: str) -> Any:
         if item in self._overrides:
             return self._overrides[item]
+        if item == "__all__":  # ``from keras.layers import *`` (cifar10_cnn_capsule)
+            return [name for name in dir(self) if not name.startswith("_")]
         if item.startswith("__") and item.endswith("__"):
             raise AttributeError(item)
         for target in self._targets:
@@ -88,6 +91,37 @@ def _recurrent(tf_keras: Any) -> dict[str, Any]:
         "GRU": pinned(layers.GRU, recurrent_activation="hard_sigmoid", reset_after=False),
         "GRUCell": pinned(layers.GRUCell, recurrent_activation="hard_sigmoid", reset_after=False),
     }
+
+
+def batch_dot(x: Any, y: Any, axes: Any = None) -> Any:
+    """``K.batch_dot`` as Keras 2.2.4 defined it (tf_keras has 2.3's, which rejects the
+    mixed ranks that cifar10_cnn_capsule uses): the lower-rank input gets trailing axes of
+    size 1 until the ranks match, a batched matmul contracts ``axes`` (transposing the last
+    two axes of ``x`` unless ``axes[0]`` is its last, and of ``y`` when ``axes[1]`` is its
+    last), and the added axes are squeezed out again."""
+    import tensorflow as tf
+
+    if isinstance(axes, int):
+        axes = (axes, axes)
+    x_rank, y_rank = len(x.shape), len(y.shape)
+    if axes is None:
+        axes = (x_rank - 1, y_rank - 2)
+    pad = abs(x_rank - y_rank)
+    if x_rank > y_rank:
+        y = tf.reshape(y, tf.concat([tf.shape(y), [1] * pad], axis=0))
+    elif y_rank > x_rank:
+        x = tf.reshape(x, tf.concat([tf.shape(x), [1] * pad], axis=0))
+    rank = max(x_rank, y_rank)
+    if rank == 2:
+        out = tf.reduce_sum(x * y, axes[0]) if axes[0] == axes[1] else tf.reduce_sum(tf.transpose(x) * y, axes[1])
+    else:
+        out = tf.matmul(x, y, adjoint_a=axes[0] != rank - 1, adjoint_b=axes[1] == rank - 1)
+    if pad:
+        start = x_rank + y_rank - 3 if x_rank > y_rank else x_rank - 1
+        out = tf.squeeze(out, list(range(start, start + pad)))
+    if len(out.shape) == 1:
+        out = tf.expand_dims(out, 1)
+    return out
 
 
 def _optimizers(tf_keras: Any) -> dict[str, Any]:
@@ -175,7 +209,9 @@ def install() -> None:
         modules[f"keras.layers.{sub}"] = _Alias(f"keras.layers.{sub}", [tf_keras.layers], recurrent)
     for name, targets in _MOVED.items():
         modules[name] = _Alias(name, [_tf_keras_module(t) for t in targets])
-    keras = _Alias("keras", [tf_keras], {"layers": layers, "optimizers": optimizers})
+    backend = _Alias("keras.backend", [tf_keras.backend], {"batch_dot": batch_dot})
+    modules["keras.backend"] = backend
+    keras = _Alias("keras", [tf_keras], {"layers": layers, "optimizers": optimizers, "backend": backend})
     keras.__version__ = "2.2.4"  # type: ignore[attr-defined]
     modules["keras"] = keras
     for name, module in modules.items():
