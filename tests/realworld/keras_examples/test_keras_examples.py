@@ -67,12 +67,8 @@ KNOWN_RED: dict[str, str] = {
     "babi_rnn": _RNN_ALIAS.format(diff="1.9e-04", alias="RNN = recurrent.LSTM"),
     "cifar10_cnn": _NO_IMAGE_DATA_GENERATOR,
     "cifar10_resnet": _NO_IMAGE_DATA_GENERATOR,
-    "cifar10_cnn_capsule": (
-        "legacy oracle: ValueError: Cannot do batch_dot on inputs with shapes (None, 10, 10, 16) ... "
-        "[tf_keras backend.py:2586]. K.batch_dot(o, hat_inputs, [2, 3]) on ranks 3 and 4 is Keras 2.2.4's "
-        "meaning, which tf_keras (2.3+) rejects: the oracle needs a 2.2.4 batch_dot in legacy_ref.keras224 "
-        "and the rewrite its 2.2.4 form (rules/batch_dot.py, another owner); not yet"
-    ),
+    # (its oracle runs since legacy_ref.keras224 gives K.batch_dot 2.2.4's meaning)
+    "cifar10_cnn_capsule": _NO_IMAGE_DATA_GENERATOR,
     "reuters_mlp": _NUMPY_UNITS,
     "reuters_mlp_relu_vs_selu": _NUMPY_UNITS,
     "tensorboard_embeddings_mnist": (
