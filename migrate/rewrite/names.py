@@ -97,6 +97,83 @@ def collect_imports(module: cst.Module) -> dict[str, str]:
     return table
 
 
+def module_aliases(module: cst.Module, imports: dict[str, str]) -> dict[str, str]:
+    """Module-level names bound once to an imported name: ``RNN = recurrent.LSTM``.
+
+    Keras 2.2.4's babi_rnn calls its layer through such a name; seen only as
+    ``RNN(...)``, the call escaped the rules that pin Keras 2.2 defaults (a
+    silent drift). A name that is bound anywhere else in the module (another
+    assignment, a def, a class, an import, a loop) is left unresolved.
+    """
+    candidates: dict[str, str] = {}
+    bindings: dict[str, int] = {}
+    for node in _binding_nodes(module):
+        for name in node:
+            bindings[name] = bindings.get(name, 0) + 1
+    for stmt in module.body:
+        if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1):
+            continue
+        small = stmt.body[0]
+        if (isinstance(small, cst.Assign) and len(small.targets) == 1
+                and isinstance(small.targets[0].target, cst.Name)
+                and isinstance(small.value, (cst.Name, cst.Attribute))):
+            qualified = resolve(small.value, imports)
+            if qualified is not None:
+                candidates[small.targets[0].target.value] = qualified
+    return {name: q for name, q in candidates.items() if bindings.get(name) == 1 and name not in imports}
+
+
+def _binding_nodes(module: cst.Module) -> Iterator[list[str]]:
+    """The names each binding statement of the module binds (any depth)."""
+
+    class Bindings(cst.CSTVisitor):
+        def __init__(self) -> None:
+            self.found: list[list[str]] = []
+
+        def visit_AssignTarget(self, node: cst.AssignTarget) -> None:
+            self.found.append(_target_names(node.target))
+
+        def visit_AnnAssign(self, node: cst.AnnAssign) -> None:
+            self.found.append(_target_names(node.target))
+
+        def visit_AugAssign(self, node: cst.AugAssign) -> None:
+            self.found.append(_target_names(node.target))
+
+        def visit_For(self, node: cst.For) -> None:
+            self.found.append(_target_names(node.target))
+
+        def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+            self.found.append([node.name.value])
+
+        def visit_ClassDef(self, node: cst.ClassDef) -> None:
+            self.found.append([node.name.value])
+
+        def visit_ImportAlias(self, node: cst.ImportAlias) -> None:
+            bound = node.asname.name if node.asname is not None else node.name
+            self.found.append([module_name(bound).split(".")[0]])  # type: ignore[arg-type]
+
+        def visit_AsName(self, node: cst.AsName) -> None:
+            if isinstance(node.name, cst.Name):  # with ... as x, except ... as x
+                self.found.append([node.name.value])
+
+        def visit_NamedExpr(self, node: cst.NamedExpr) -> None:
+            self.found.append(_target_names(node.target))
+
+    visitor = Bindings()
+    module.visit(visitor)
+    return iter(visitor.found)
+
+
+def _target_names(node: cst.BaseExpression) -> list[str]:
+    if isinstance(node, cst.Name):
+        return [node.value]
+    if isinstance(node, (cst.Tuple, cst.List)):
+        return [name for element in node.elements for name in _target_names(element.value)]
+    if isinstance(node, cst.StarredElement):
+        return _target_names(node.value)
+    return []
+
+
 def canonical(qualified: str) -> tuple[str, bool]:
     """Fold ``tensorflow.keras``-style prefixes onto ``keras``; say whether one was folded."""
     for prefix in TF_KERAS_PREFIXES:

@@ -23,7 +23,7 @@ from migrate.rewrite.findings import Finding
 from migrate.rewrite.finish import finish_imports  # re-exported too (engine, notebook)
 from migrate.rewrite.hooks import ASSIGN, CLASS, FUNCTION, IMPORT, KEEP, MODULE, Site
 from migrate.rewrite.index import build_index, is_layer_class, is_schedule_class
-from migrate.rewrite.names import canonical, collect_imports
+from migrate.rewrite.names import canonical, collect_imports, module_aliases
 from migrate.rewrite.positions import _PositionState, positions  # noqa: F401 (re-exported)
 from migrate.rewrite.prefilter import (
     CALL_KEYWORDS,
@@ -376,6 +376,8 @@ def transform_module(module: cst.Module, options: Options, path: str, *,
     ``module`` object when nothing changed; ``fast=False`` visits everything.
     """
     table = imports_override if imports_override is not None else collect_imports(module)
+    # `RNN = recurrent.LSTM`: calls through RNN are calls of the layer (Keras 2.2 pins apply).
+    table = {**table, **module_aliases(module, table)}
     ctx = FileContext(options, table, source_text)
     ctx.default_indent = module.default_indent
     ctx.path = path

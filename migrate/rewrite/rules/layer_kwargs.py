@@ -15,8 +15,9 @@
 * KM307: standalone ``keras`` code without a 2.2 marker: the defaults cannot be
   decided, so the spot is reported (pass ``--from``).
 
-A name bound to one of these classes (``RNN = recurrent.LSTM``) is reported under
-KM303: calls through it are not resolved, so their defaults are not pinned.
+A module-level name bound once to one of these classes (``RNN = recurrent.LSTM``) is
+resolved (:func:`migrate.rewrite.names.module_aliases`), so calls through it are pinned
+like direct ones; a name bound more than once is reported under KM303 instead.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ SPEC = RuleSpec(
     ids=("KM303", "KM304", "KM306", "KM307"),
     # the rewritten constructor call goes on to the checks of KM310/KM311 and to KM305's Input marker
     hooks=(Hook(CALL, prefixes=("keras.layers.", "keras.engine", "keras.legacy"), chain=True),
-           # `RNN = recurrent.LSTM` (Keras 2.2.4's babi_rnn): calls through the alias are not resolved, so
+           # `RNN = recurrent.LSTM` bound more than once: calls through it are not resolved, so
            # the defaults cannot be pinned there; the alias is reported
            Hook(ASSIGN, check=True)),
 )
@@ -148,6 +149,8 @@ def on_assign(ctx: FileContext, site: Site) -> None:
         KERAS22_RNN_DEFAULTS.get(layer) if ctx.source == "keras-2.2" else None)
     if pins and len(node.targets) == 1 and isinstance(node.targets[0].target, cst.Name):
         alias = node.targets[0].target.value
+        if alias in ctx.imports:
+            return None  # a module-level alias bound once: names.module_aliases resolves its calls, pinned above
         what = ", ".join(f"{k}={v}" for k, v in pins)
         ctx.report("KM303", node, f"{alias} = {layer}: calls through {alias}(...) keep Keras 3's defaults; "
                    f"pass {what} at each call (or bind {alias} to a function that does)", fixed=False)
