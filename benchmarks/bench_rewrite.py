@@ -8,7 +8,14 @@ measures in one run on this machine:
   the two alternate ``--repeat`` times (default 3) and the best of each is kept,
   which steadies the ratio on a shared machine;
 * ``tf_upgrade_v2 --intree TREE --outtree OUT2`` (lines/s), or why it failed;
-* the start-up time of ``migrate --help`` (median of several runs).
+* the start-up time of ``migrate --help`` (median of several runs);
+* a row for the published legacy libraries installed by ``./dev`` in
+  ``<venv>/realworld`` (their top-level packages, as ``tests/realworld/harness.py``
+  copies them for the real-world suite): ``migrate rewrite`` over a copy of them
+  and libcst parse-only of the same files, alternating and best of ``--repeat``
+  like the generated tree. Where they are not installed the row is skipped and
+  says why; ``--no-real`` skips it, ``--real-files N`` keeps only the first N
+  files (sorted by path; the smoke test's limit).
 
 The generated tree (``--mix realistic``, the default), per 20 files:
 
@@ -31,7 +38,7 @@ generates only the fixture programs (every statement is legacy code: the worst
 case for the codemod). The tree's composition is printed with the figures.
 
 Usage: python benchmarks/bench_rewrite.py [--files N] [--jobs N] [--mix realistic|legacy] [--repeat N]
-                                         [--no-tf-upgrade]
+                                         [--no-tf-upgrade] [--no-real] [--real-files N]
 Prints figures only; nothing here asserts a timing.
 """
 
@@ -516,7 +523,46 @@ def startup(runs: int = 7) -> float:
     return statistics.median(times)
 
 
-def main() -> None:
+def real_library_tree(dest: Path, limit: int = 0) -> tuple[list[str], int, str] | str:
+    """Copy the installed real libraries' packages to ``dest``: (paths, lines, what), or why not.
+
+    The copy is ``tests/realworld/harness.py``'s own, so this row rewrites exactly
+    the packages the real-world suite rewrites (``tests`` and ``demo`` left out).
+    With ``limit`` only the first ``limit`` files (sorted by path) are kept.
+    """
+    if str(ROOT) not in sys.path:  # run as a script, sys.path[0] is benchmarks/
+        sys.path.insert(0, str(ROOT))
+    from tests.realworld import harness  # numpy and the case table; no TensorFlow
+
+    if not harness.INSTALLED.is_dir():
+        return f"{harness.INSTALLED} is absent (./dev installs the libraries there)"
+    libs = harness.libraries()
+    absent = [f"{lib.dist}=={lib.version}" for lib in libs if not lib.dist_info.is_dir()]
+    if absent:
+        return f"not installed in {harness.INSTALLED}: {', '.join(absent)} (./dev installs them)"
+    harness.copy_packages(dest)
+    paths = sorted(dest.rglob("*.py"))
+    what = f"{len(libs)} libraries, {sum(len(lib.packages) for lib in libs)} packages"
+    if 0 < limit < len(paths):
+        for path in paths[limit:]:
+            path.unlink()
+        what += f"; first {limit} of {len(paths)} files (--real-files)"
+        paths = paths[:limit]
+    lines = sum(p.read_bytes().count(b"\n") for p in paths)
+    return [str(p) for p in paths], lines, what
+
+
+def time_pair(tree: Path, paths: list[str], out: Path, jobs: int, repeat: int) -> tuple[float, float]:
+    """Best parse-only and best ``migrate rewrite`` time over ``repeat`` alternating runs."""
+    out.mkdir(parents=True, exist_ok=True)
+    t_parse = t_migrate = float("inf")
+    for i in range(max(1, repeat)):
+        t_parse = min(t_parse, parse_only(paths, jobs))
+        t_migrate = min(t_migrate, run_migrate(tree, out / f"out_migrate{i}", jobs))
+    return t_parse, t_migrate
+
+
+def main(argv: list[str] | None = None) -> dict[str, float]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=300)
     parser.add_argument("--jobs", type=int, default=len(os.sched_getaffinity(0)))
@@ -524,8 +570,13 @@ def main() -> None:
     parser.add_argument("--no-tf-upgrade", action="store_true", help="skip the tf_upgrade_v2 comparison")
     parser.add_argument("--repeat", type=int, default=3,
                         help="time parse-only and migrate this many times each, alternating; keep the best")
-    args = parser.parse_args()
-    print("command: " + " ".join(["python", "benchmarks/bench_rewrite.py", *sys.argv[1:]]))
+    parser.add_argument("--no-real", action="store_true",
+                        help="skip the row of the real libraries installed in <venv>/realworld")
+    parser.add_argument("--real-files", type=int, default=0, metavar="N",
+                        help="real-library row: only the first N files (default: all)")
+    args = parser.parse_args(argv)
+    shown = sys.argv[1:] if argv is None else argv
+    print("command: " + " ".join(["python", "benchmarks/bench_rewrite.py", *shown]))
     with tempfile.TemporaryDirectory(prefix="bench_rewrite_") as tmp:
         tree = Path(tmp) / "tree"
         stats = generate_tree(tree, args.files, args.mix)
@@ -535,13 +586,17 @@ def main() -> None:
         for kind, (n, k) in stats.items():
             if n:
                 print(f"  {kind:<9}: {n:4d} files, {k:7d} lines")
-        t_parse = t_migrate = float("inf")
-        for i in range(max(1, args.repeat)):
-            t_parse = min(t_parse, parse_only(paths, args.jobs))
-            t_migrate = min(t_migrate, run_migrate(tree, Path(tmp) / f"out_migrate{i}", args.jobs))
+        t_parse, t_migrate = time_pair(tree, paths, Path(tmp), args.jobs, args.repeat)
         t_tfu, why = (None, "skipped (--no-tf-upgrade)") if args.no_tf_upgrade else run_tf_upgrade(
             tree, Path(tmp) / "out_tfu")
         t_start = startup()
+        real: tuple[list[str], int, str] | str = "skipped (--no-real)"
+        if not args.no_real:
+            real_tree = Path(tmp) / "real"
+            real = real_library_tree(real_tree, args.real_files)
+            if not isinstance(real, str):
+                print(f"real libraries ({real[2]}): {len(real[0])} files, {real[1]} lines; workers: {args.jobs}")
+                real_times = time_pair(real_tree, real[0], Path(tmp) / "real_out", args.jobs, args.repeat)
     best = f", best of {args.repeat}" if args.repeat > 1 else ""
     print(f"libcst parse-only   : {lines / t_parse:10.0f} lines/s  ({t_parse:.2f} s{best})")
     print(f"migrate rewrite     : {lines / t_migrate:10.0f} lines/s  ({t_migrate:.2f} s{best}, CLI start-up included)")
@@ -552,6 +607,17 @@ def main() -> None:
     else:
         print(f"tf_upgrade_v2       : {why}")
     print(f"migrate --help start-up: {t_start * 1000:.0f} ms (median of 7; goal < 300 ms)")
+    figures = {"lines": lines, "parse_s": t_parse, "migrate_s": t_migrate, "startup_s": t_start}
+    if isinstance(real, str):
+        print(f"real libraries      : {real}")
+        return figures
+    real_lines, (r_parse, r_migrate) = real[1], real_times
+    print(f"real libraries, libcst parse-only: {real_lines / r_parse:10.0f} lines/s  ({r_parse:.2f} s{best})")
+    print(f"real libraries, migrate rewrite  : {real_lines / r_migrate:10.0f} lines/s  "
+          f"({r_migrate:.2f} s{best}, CLI start-up included)")
+    print(f"  real libraries, ratio to parse-only: {r_parse / r_migrate:.2f}")
+    figures.update(real_lines=real_lines, real_parse_s=r_parse, real_migrate_s=r_migrate)
+    return figures
 
 
 if __name__ == "__main__":
