@@ -82,3 +82,41 @@ def test_bench_port_prints_its_figures(capsys: pytest.CaptureFixture[str], tmp_p
     assert result["size"] > 0 and result["runs"]["pinned malloc"]["seconds"]
     # The generated checkpoint and everything else went with the temporary directory.
     assert not any(tmp_path.glob("bench_port_*"))
+
+
+def test_bench_rewrite_prints_the_generated_and_real_library_rows(capsys: pytest.CaptureFixture[str]) -> None:
+    bench = load("bench_rewrite")
+    argv = ["--files", "3", "--repeat", "1", "--jobs", "1", "--no-tf-upgrade", "--real-files", "2"]
+    figures = bench.main(argv)
+    out = capsys.readouterr().out
+
+    assert out.startswith("command: python benchmarks/bench_rewrite.py " + " ".join(argv))
+    assert re.search(rf"^  ratio to parse-only: {NUMBER} \(goal >= 0\.5\)$", out, re.M), out
+    assert re.search(rf"^migrate --help start-up: {NUMBER} ms", out, re.M), out
+    from tests.realworld import harness
+
+    if not all(lib.dist_info.is_dir() for lib in harness.libraries()):
+        assert re.search(r"^real libraries      : .*(absent|not installed)", out, re.M), out
+        pytest.skip(f"the real libraries are not installed in {harness.INSTALLED}; the row said why")
+    # Two files of the installed libraries, as the real-world suite copies them.
+    assert re.search(r"^real libraries \(\d+ libraries, \d+ packages; first 2 of \d+ files \(--real-files\)\): "
+                     r"2 files, \d+ lines", out, re.M), out
+    for what in ("libcst parse-only", "migrate rewrite  "):
+        assert re.search(rf"^real libraries, {what}: +{NUMBER} lines/s", out, re.M), (what, out)
+    assert re.search(rf"^  real libraries, ratio to parse-only: {NUMBER}$", out, re.M), out
+    assert figures["real_lines"] > 0 and figures["real_migrate_s"] > 0
+
+
+def test_bench_rewrite_real_row_says_why_when_the_libraries_are_absent(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.realworld import harness
+
+    bench = load("bench_rewrite")
+    monkeypatch.setattr(harness, "INSTALLED", tmp_path / "realworld")
+    assert bench.real_library_tree(tmp_path / "copy") == (
+        f"{tmp_path / 'realworld'} is absent (./dev installs the libraries there)")
+    (tmp_path / "realworld").mkdir()
+    reason = bench.real_library_tree(tmp_path / "copy")
+    assert isinstance(reason, str) and reason.startswith(f"not installed in {tmp_path / 'realworld'}: ")
+    assert "keras-bert==" in reason
+    assert not (tmp_path / "copy").exists()
