@@ -153,8 +153,9 @@ def _group(tag: str, group: list[str], rewritten: Path, work: Path) -> dict[str,
     died = "the legacy process did not run"
     if todo:
         for name in todo:
-            for stale in ORACLE_CACHE.glob(f"{name}-*"):  # outputs of an older script, runner or tf_keras
-                shutil.rmtree(stale, ignore_errors=True)
+            # Only this key's directory: another run (a second pytest session) may be writing
+            # an older key's outputs right now; old keys are left for the user to delete.
+            shutil.rmtree(dirs[name], ignore_errors=True)
         died = _run_group("legacy", [{"name": n, "script": str(EXAMPLES / f"{n}.py"), "oracle": str(dirs[n]),
                                       "out": str(dirs[n])} for n in todo], work, tag)
     legacy = {name: _read(dirs[name] / "record.json", name, died) for name in group}

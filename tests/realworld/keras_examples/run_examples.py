@@ -354,6 +354,7 @@ def main(argv: list[str]) -> int:
         _seed(tf)
         record = {"example": job["name"], **run(job, keras)}
         status |= "error" in record
+        Path(job["out"]).mkdir(parents=True, exist_ok=True)  # even if something removed it meanwhile
         (Path(job["out"]) / "record.json").write_text(json.dumps(record))
     return status
 
