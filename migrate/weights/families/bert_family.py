@@ -70,6 +70,16 @@ token + segment ``Add``; with Keras 3's rule the padding mask is lost).
 
 Oracle: the library's classes, imported in the verification child from
 ``migrate port --legacy-path DIR`` (or ``MIGRATE_LEGACY_PATH``), on tf_keras.
+
+Keras-2.2-era files (saved with standalone Keras 2.2.4: ``keras_version``
+2.2.4, a ``Model`` config without ``module`` keys, ``Adam`` with ``lr`` /
+``decay`` and its order-only ``training/Adam/Variable_k`` state) need nothing
+more: the configs of this family's layers are the same, Keras 3's legacy
+loader and tf_keras (the oracle) both read the 2.2.4 layout, and
+:mod:`migrate.weights.optimizer_state` pairs the state by order. keras-bert's
+Keras-2 ``AdamWarmup`` state in that order is refused (``--no-optimizer``).
+Tested on the library's files rewritten into that layout
+(``legacy_ref/artefacts/keras224_layout.py``).
 """
 
 from __future__ import annotations
