@@ -39,12 +39,6 @@ EXAMPLES = sorted(
 )
 
 # example -> why it is still red (kept in step with benchmarks/README.md).
-_RNN_ALIAS = (
-    "predict: max diff {diff} against the oracle. The script binds its recurrent layer to a name "
-    "({alias}) and calls the alias; KM307 pins Keras 2.2.4's recurrent_activation='hard_sigmoid' only on "
-    "direct LSTM(...) calls, so Keras 3 runs sigmoid. Needs KM307 (rules/layer_kwargs.py, another owner) to "
-    "follow aliases; by hand: RNN(..., recurrent_activation=compat.legacy_hard_sigmoid)"
-)
 _NO_IMAGE_DATA_GENERATOR = (
     "script: ImportError: cannot import name 'ImageDataGenerator' from 'keras.preprocessing.image'. Keras 3 "
     "has no ImageDataGenerator (reported as KM103 needs review): augment with keras.layers.RandomFlip/"
@@ -63,8 +57,6 @@ _SYMBOLIC_ADD_LOSS = (
 
 # example -> why it is still red (kept in step with benchmarks/README.md).
 KNOWN_RED: dict[str, str] = {
-    "addition_rnn": _RNN_ALIAS.format(diff="3.0e-04", alias="RNN = layers.LSTM"),
-    "babi_rnn": _RNN_ALIAS.format(diff="1.9e-04", alias="RNN = recurrent.LSTM"),
     "cifar10_cnn": _NO_IMAGE_DATA_GENERATOR,
     "cifar10_resnet": _NO_IMAGE_DATA_GENERATOR,
     # (its oracle runs since legacy_ref.keras224 gives K.batch_dot 2.2.4's meaning)
