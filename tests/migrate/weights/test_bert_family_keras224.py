@@ -21,8 +21,16 @@ import numpy as np
 import pytest
 
 from legacy_ref.artefacts import keras224_layout
-from tests.migrate.weights.test_bert_family_port import (ATOL, LIBRARIES, _assert_equals_library, _legacy, _load,
-                                                         _max_diff, _port, files)
+from tests.migrate.weights.test_bert_family_port import (
+    ATOL,
+    LIBRARIES,
+    _assert_equals_library,
+    _legacy,
+    _load,
+    _max_diff,
+    _port,
+    files,
+)
 
 __all__ = ["files"]  # the fixture, shared with the tf_keras-era tests (same cached files)
 
