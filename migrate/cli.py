@@ -200,9 +200,9 @@ def _rewrite(args: argparse.Namespace) -> int:
     # Names one module of the tree re-exports to others (`from bert4keras.backend import K`).
     from migrate.rewrite.names import tree_imports
 
-    options.tree_imports = tree_imports(src for src, _ in pairs)
-    write = not (args.diff or args.check)
     max_bytes = int(args.max_size * 1024 * 1024)
+    options.tree_imports = tree_imports((src for src, _ in pairs), max_bytes)
+    write = not (args.diff or args.check)
     tasks = [Task(src, dst, options, write, args.diff, max_bytes) for src, dst in pairs]
     jobs = args.jobs if args.jobs > 0 else default_jobs()
     progress = _Progress(enabled=not args.no_progress and not args.quiet and is_tty() and len(tasks) > 1)

@@ -324,7 +324,7 @@ def _is_api(qualified: str) -> bool:
     return qualified.split(".")[0] in _ROOTS
 
 
-def tree_imports(paths: Iterable[str]) -> dict[str, dict[str, str]]:
+def tree_imports(paths: Iterable[str], max_bytes: int | None = None) -> dict[str, dict[str, str]]:
     """For each file (by resolved path) that imports Keras or TensorFlow names from another
     module of the tree, those names: ``{local name: qualified name}``.
 
@@ -338,16 +338,21 @@ def tree_imports(paths: Iterable[str]) -> dict[str, dict[str, str]]:
     the library; no Keras rule applies to them anywhere in the tree.
 
     Only modules imported from by some file are parsed, so a tree that does not
-    re-export costs one regular-expression scan per file.
+    re-export costs one regular-expression scan per file. Files are read as the
+    rewrite reads them (:func:`migrate.rewrite.source.read_source`: regular files
+    only, at most ``max_bytes``); one that cannot be read is left out here and
+    reported by the rewrite itself.
     """
+    from migrate.rewrite.source import DEFAULT_MAX_BYTES, RewriteError, read_source
+
     files: dict[str, tuple[str, bool, bytes]] = {}  # module -> (path, is_package, source)
     for path in paths:
         if not path.endswith(".py"):
             continue
         try:
-            source = Path(path).read_bytes()
-        except OSError:
-            continue
+            source, _ = read_source(path, DEFAULT_MAX_BYTES if max_bytes is None else max_bytes)
+        except RewriteError:
+            continue  # a FIFO, a device, an oversized file: never opened for a blocking read here
         module, is_package = module_of(path)
         if module:
             files[module] = (str(Path(path).resolve()), is_package, source)
