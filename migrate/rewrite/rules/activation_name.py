@@ -17,16 +17,14 @@ imported. Nothing it computes changes.
 
 from __future__ import annotations
 
-import re
-
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
 from migrate.rewrite.hooks import MODULE, Hook, Order, RuleSpec, Site
 from migrate.rewrite.keras3_api import KERAS3_NAMES
+from migrate.rewrite.registration import REGISTER, is_registered, package_name
 
 RULE = "KM317"
-_REGISTER = "register_keras_serializable"
 #: keras.activations names that are functions of a tensor (not the lookup helpers).
 _ACTIVATIONS = KERAS3_NAMES["keras.activations"] - {"get", "serialize", "deserialize"}
 
@@ -36,22 +34,6 @@ SPEC = RuleSpec(
     after=(Order("functional_tf", "KM305 finishes the module's statements first; this rule only adds a "
                  "decorator to top-level functions"),),
 )
-
-_EMPTY = cst.Module(body=[])
-
-
-def _package(path: str) -> str:
-    """The module's name (a package's ``__init__`` is named after its directory)."""
-    parts = [p for p in re.split(r"[\\/]", path) if p]
-    name = re.sub(r"\.(py|ipynb)$", "", parts[-1]) if parts else ""
-    if name == "__init__" and len(parts) > 1:
-        name = parts[-2]
-    name = re.sub(r"[^A-Za-z0-9_.-]", "_", name)
-    return name or "Custom"
-
-
-def _registered(fn: cst.FunctionDef) -> bool:
-    return any(_REGISTER in _EMPTY.code_for_node(d.decorator) for d in fn.decorators)
 
 
 def on_module(ctx: FileContext, site: Site) -> cst.Module | None:
@@ -63,10 +45,10 @@ def on_module(ctx: FileContext, site: Site) -> cst.Module | None:
     originals = {s.name.value: s for s in site.original.body if isinstance(s, cst.FunctionDef)}
     changed = False
     for i, stmt in enumerate(body):
-        if not (isinstance(stmt, cst.FunctionDef) and stmt.name.value in _ACTIVATIONS) or _registered(stmt):
+        if not (isinstance(stmt, cst.FunctionDef) and stmt.name.value in _ACTIVATIONS) or is_registered(stmt):
             continue
-        package = _package(ctx.path)
-        decorator = cst.Decorator(ctx.expr(f'keras.saving.{_REGISTER}(package="{package}")'))
+        package = package_name(ctx.path)
+        decorator = cst.Decorator(ctx.expr(f'keras.saving.{REGISTER}(package="{package}")'))
         body[i] = stmt.with_changes(decorators=[decorator, *stmt.decorators])
         changed = True
         name = stmt.name.value

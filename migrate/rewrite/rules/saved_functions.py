@@ -25,7 +25,7 @@ import libcst as cst
 
 from migrate.rewrite.context import FileContext
 from migrate.rewrite.hooks import MODULE, Hook, Order, RuleSpec, Site, Triggers
-from migrate.rewrite.rules.activation_name import _package, _registered
+from migrate.rewrite.registration import REGISTER, is_registered, package_name
 
 RULE = "KM330"
 _LAMBDA = "keras.layers.Lambda"
@@ -107,11 +107,11 @@ def on_module(ctx: FileContext, site: Site) -> cst.Module | None:
     originals = {s.name.value: s for s in site.original.body if isinstance(s, cst.FunctionDef)}
     changed = False
     for i, stmt in enumerate(body):
-        if not (isinstance(stmt, cst.FunctionDef) and stmt.name.value in uses.names) or _registered(stmt):
+        if not (isinstance(stmt, cst.FunctionDef) and stmt.name.value in uses.names) or is_registered(stmt):
             continue
-        package = _package(ctx.path)
+        package = package_name(ctx.path)
         name = stmt.name.value
-        decorator = cst.Decorator(ctx.expr(f'keras.saving.register_keras_serializable(package="{package}")'))
+        decorator = cst.Decorator(ctx.expr(f'keras.saving.{REGISTER}(package="{package}")'))
         body[i] = stmt.with_changes(decorators=[decorator, *stmt.decorators])
         changed = True
         ctx.needs.add("keras")
