@@ -289,9 +289,17 @@ def test_sigint_reports_what_was_done(tmp_path: Path, jobs: str) -> None:
     files = [tree / f"m{i:03d}.py" for i in range(400)]
     for f in files:
         f.write_text(legacy)
-    proc = subprocess.Popen([sys.executable, "-m", "migrate.cli", "rewrite", str(tree), "-j", jobs],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
-                            start_new_session=True)
+    # A program started from a terminal gets SIGINT at its default. A child inherits an
+    # *ignored* SIGINT, though (and Python then leaves it ignored: `nohup`'s meaning),
+    # and in a full test run something earlier in this process may have left it
+    # ignored; a Python-level handler is reset to the default at exec instead.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "migrate.cli", "rewrite", str(tree), "-j", jobs],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+                                start_new_session=True)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and all(f.read_text() == legacy for f in files[:3]):
