@@ -101,7 +101,9 @@ class Row:
         return bool(r.get("predict") and r.get("fit") and r.get("roundtrip")) and "error" not in r
 
 
-def _env(legacy: bool) -> dict[str, str]:
+def process_env(legacy: bool) -> dict[str, str]:
+    """The environment of one side's process: CPU, TensorFlow backend, one thread pool,
+    tf_keras for the legacy side; also used by the Keras 2.2.4 examples tier."""
     env = dict(os.environ)
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     env["CUDA_VISIBLE_DEVICES"] = ""  # CPU, float32 (DESIGN.md section 6)
@@ -114,6 +116,11 @@ def _env(legacy: bool) -> dict[str, str]:
     else:
         env.pop("TF_USE_LEGACY_KERAS", None)
     env["PYTHONPATH"] = str(ROOT)
+    return env
+
+
+def _env(legacy: bool) -> dict[str, str]:
+    env = process_env(legacy)
     # bert4keras's own switch to tf.keras (its backend module then puts `tf.keras` in
     # sys.modules['keras']); no other library reads it.
     env["TF_KERAS"] = "1"

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -30,6 +29,8 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from tests.realworld.harness import process_env
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
@@ -88,19 +89,7 @@ class Row:
 
 
 def _env(legacy: bool) -> dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    env["CUDA_VISIBLE_DEVICES"] = ""  # CPU, float32 (DESIGN.md section 6)
-    env["KERAS_BACKEND"] = "tensorflow"
-    # One thread pool per process: the groups run side by side already.
-    env.setdefault("TF_NUM_INTRAOP_THREADS", "1")
-    env.setdefault("TF_NUM_INTEROP_THREADS", "1")
-    if legacy:
-        env["TF_USE_LEGACY_KERAS"] = "1"
-    else:
-        env.pop("TF_USE_LEGACY_KERAS", None)
-    env["PYTHONPATH"] = str(ROOT)
-    return env
+    return process_env(legacy)
 
 
 def _oracle_dir(name: str) -> Path:
