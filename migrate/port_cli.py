@@ -52,6 +52,10 @@ def add_port_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") 
                            "(default: rebuilt from a full-model HDF5 file's model_config)")
     port.add_argument("--map", dest="map_name", metavar="NAME",
                       help="a modern weight map (keras22, tutorial) instead of matching by structure")
+    port.add_argument("--root", metavar="NAME",
+                      help="a TF checkpoint holding several models (tf.train.Checkpoint(generator=g, "
+                           "discriminator=d)): the saved object that is the model to port, e.g. generator or "
+                           "gan/generator; the other objects' weights are dropped")
     port.add_argument("--legacy", dest="legacy_spec", metavar="SPEC",
                       help="legacy/program.py:factory, your unmodified legacy code (run on tf_keras), building the "
                            "legacy model for --verify when SOURCE does not define it")
@@ -175,6 +179,7 @@ def cmd_port(args: argparse.Namespace) -> int:
         force=args.force,
         atol=args.atol,
         no_optimizer=args.no_optimizer,
+        root=args.root,
     )
     if args.max_weight_bytes is not None:
         request.max_weight_bytes = args.max_weight_bytes

@@ -64,6 +64,9 @@ class PortRequest:
     max_weight_bytes: int = DEFAULT_MAX_WEIGHT_BYTES
     # --no-optimizer: drop the optimizer state (a problem with it is a warning).
     no_optimizer: bool = False
+    # --root: the saved object of a TF checkpoint that is the model (None: the
+    # only candidate; several candidates are refused).
+    root: str | None = None
     # A last check of the staged file (its temporary path) before it is moved to
     # OUT, e.g. --verify-training; what it raises leaves nothing written.
     before_commit: Callable[[Path], None] | None = None
