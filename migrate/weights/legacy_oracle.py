@@ -152,8 +152,23 @@ def _from_model_config(source: WeightSource) -> Any:
     return model
 
 
-def legacy_outputs_here(source: WeightSource, legacy_spec: str | None, probe: Any) -> np.ndarray:
-    """The legacy model's main output on ``probe``, computed on tf_keras in this process."""
+def _layer_output(model: Any, layer: str | None, source: WeightSource) -> Any:
+    """``model`` cut at ``layer``'s output (``migrate port --into keras-hub`` compares
+    final hidden states, which a legacy model with its output heads keeps inside)."""
+    if not layer:
+        return model
+    import tf_keras
+
+    try:
+        output = model.get_layer(layer).output
+    except ValueError as exc:
+        raise PortError(source.path, f"--verify: the legacy model has no layer {layer!r}") from exc
+    return tf_keras.Model(model.inputs, output)
+
+
+def legacy_outputs_here(source: WeightSource, legacy_spec: str | None, probe: Any,
+                        output_layer: str | None = None) -> np.ndarray:
+    """The legacy model's main output (or ``output_layer``'s) on ``probe``, computed on tf_keras in this process."""
     if legacy_spec:
         from migrate.weights.inputs import call_factory, load_factory
 
@@ -167,7 +182,7 @@ def legacy_outputs_here(source: WeightSource, legacy_spec: str | None, probe: An
             _restore(model, source)
         return _call_legacy(model, probe)
     if source.model_config is not None:
-        return _call_legacy(_from_model_config(source), probe)
+        return _call_legacy(_layer_output(_from_model_config(source), output_layer, source), probe)
     from migrate.weights.families import families
 
     for family in families():
@@ -198,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
             arrays = [data[f"probe_{i}"] for i in range(int(data["count"]))]
         probe: Any = arrays if request["probe_is_list"] else arrays[0]
         with read_source(Path(request["source"]), int(request["max_weight_bytes"])) as source:
-            outputs = legacy_outputs_here(source, request.get("legacy_spec"), probe)
+            outputs = legacy_outputs_here(source, request.get("legacy_spec"), probe, request.get("output_layer"))
         np.savez(workdir / OUTPUTS, outputs=outputs)
         return 0
     except PortError as exc:

@@ -53,8 +53,10 @@ def raise_child_failure(work: Path, done: str, returncode: int, stderr: str, pat
         raise PortError(path, f"{what} (exit {returncode}: {tail[0].strip()[:300]}){hint}")
 
 
-def legacy_outputs(request: Any, source: WeightSource, probe: Any) -> np.ndarray:
+def legacy_outputs(request: Any, source: WeightSource, probe: Any, output_layer: str | None = None) -> np.ndarray:
     """The legacy model's main output on ``probe``, computed on tf_keras in a child process.
+
+    ``output_layer`` (a full-model source only): that layer's output instead.
 
     Raises:
         UnsafeSourceError: the source's model_config names code (checked here,
@@ -78,6 +80,7 @@ def legacy_outputs(request: Any, source: WeightSource, probe: Any) -> np.ndarray
             "legacy_spec": request.legacy_spec,
             "max_weight_bytes": request.max_weight_bytes,
             "probe_is_list": isinstance(probe, list),
+            "output_layer": output_layer,
         }))
         completed = subprocess.run(
             [sys.executable, "-m", "migrate.weights.legacy_oracle", str(work)],
