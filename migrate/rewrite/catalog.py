@@ -145,6 +145,10 @@ RULES: tuple[RuleInfo, ...] = (
     RuleInfo("KM319", "mask-with-kwargs", SAFE,
              "a layer whose call(inputs, mask=None, **kwargs) Keras 3 would call without the inputs' masks gets a "
              "__call__ that passes them, as Keras 2 did"),
+    RuleInfo("KM321", "numpy-layer-size", SAFE,
+             "a layer size (units, input_dim/output_dim, filters, kernel_size, n) that is visibly a NumPy integer "
+             "(np.max(y) + 1, np.prod(shape), through names and module-level function parameters) -> int(...): "
+             "Keras 3 refuses NumPy integers there"),
     RuleInfo("KM401", "optimizer-lr-kwarg", SAFE,
              "optimizer `lr=` to `learning_rate=`; `decay=` to an exact InverseTimeDecay schedule"),
     RuleInfo("KM402", "optimizer-lr-attr", SAFE,
