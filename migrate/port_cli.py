@@ -62,6 +62,13 @@ def add_port_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]") 
     port.add_argument("--legacy-path", metavar="DIR",
                       help="directory where published legacy libraries are installed (e.g. pip install --no-deps "
                            "--target DIR keras-bert): --verify runs them there, on tf_keras, as the file's own classes")
+    port.add_argument("--into", metavar="LIBRARY", choices=("keras-hub",),
+                      help="keras-hub: port a keras-bert 0.89 or keras-gpt-2 0.17 full-model file into "
+                           "keras_hub.models.BertBackbone / GPT2Backbone instead of modern layers; refuses what the "
+                           "backbone cannot express; --verify proves the map against the library on tf_keras and "
+                           "prints where keras-hub computes a different function (layer-norm epsilon) and by how "
+                           "much; output heads the backbone lacks are dropped and listed; a file with optimizer "
+                           "state needs --no-optimizer")
     port.add_argument("--verify", action="store_true",
                       help="run a fixed input through the legacy and the ported model; fail above --atol")
     port.add_argument("--atol", type=float, default=1e-5, help="--verify tolerance (default 1e-5)")
@@ -198,6 +205,8 @@ def cmd_port(args: argparse.Namespace) -> int:
         with _SignalGuard(), summary:
             if args.verify_training is not None and (args.verify_training < 1 or args.dry_run):
                 raise PortError("--verify-training", "takes a number of steps >= 1 and a written file (not --dry-run)")
+            if args.verify_training is not None and args.into:
+                raise PortError("--verify-training", "does not apply with --into keras-hub (a backbone has no heads to train)")
             if args.verify_training is not None:
                 from migrate.weights.training_check import check_training_source, verify_training
 
@@ -207,7 +216,13 @@ def cmd_port(args: argparse.Namespace) -> int:
                 # trains differently leaves nothing written.
                 request.before_commit = lambda staged: verify_training(request, staged, steps, rtol)
             try:
-                run_port(request)
+                if args.into:
+                    from migrate.weights.keras_hub_port import check_request, run_into_keras_hub
+
+                    check_request(request, args.into)
+                    run_into_keras_hub(request)
+                else:
+                    run_port(request)
             finally:
                 remove_temp_files()
     except PortError as exc:
