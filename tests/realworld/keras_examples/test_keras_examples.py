@@ -44,11 +44,6 @@ _NO_IMAGE_DATA_GENERATOR = (
     "has no ImageDataGenerator (reported as KM103 needs review): augment with keras.layers.RandomFlip/"
     "RandomTranslation and feed a tf.data pipeline or PyDataset; not a mechanical rewrite"
 )
-_NUMPY_UNITS = (
-    "script: ValueError: Received an invalid value for `units`, expected a positive integer. Received: "
-    "units=46 [dense.py:102]. num_classes = np.max(y_train) + 1 is a NumPy int64; Keras 2 took it, Keras 3's "
-    "Dense wants a Python int. The type is not visible in the text; by hand: Dense(int(num_classes))"
-)
 _SYMBOLIC_ADD_LOSS = (
     "script: NotImplementedError [functional.py:392] at vae.add_loss(vae_loss): Keras 3 has no add_loss of "
     "a symbolic tensor on a functional model. By hand: compute the KL term in a layer's call() with "
@@ -61,8 +56,6 @@ KNOWN_RED: dict[str, str] = {
     "cifar10_resnet": _NO_IMAGE_DATA_GENERATOR,
     # (its oracle runs since legacy_ref.keras224 gives K.batch_dot 2.2.4's meaning)
     "cifar10_cnn_capsule": _NO_IMAGE_DATA_GENERATOR,
-    "reuters_mlp": _NUMPY_UNITS,
-    "reuters_mlp_relu_vs_selu": _NUMPY_UNITS,
     "tensorboard_embeddings_mnist": (
         "legacy oracle: ValueError: The truth value of an array with more than one element is ambiguous "
         "[tf_keras callbacks.py:2566; script line 62]. tf_keras's TensorBoard has no embeddings_data "
