@@ -18,7 +18,7 @@ namespace, :mod:`modern.layers.bert_family`, because its class names
 with the Keras-2.2 ports; importing this package registers it.
 """
 
-from modern.layers import bert_family
+from modern.layers import bert_family, xlnet_family
 from modern.layers.attention import ActivatedMultiHeadAttention, ScaledDotProductAttention
 from modern.layers.normalization import LegacyLayerNormalization
 from modern.layers.position import SinusoidalPositionEmbedding
@@ -47,6 +47,7 @@ __all__ = [
     "TransformerEncoder",
     "TransformerEncoderLayer",
     "bert_family",
+    "xlnet_family",
     "attention_mask_from_legacy",
     "cached_causal_padding_mask",
     "causal_padding_mask",
