@@ -7,7 +7,8 @@ Plans are made three ways, all ending in the same :class:`PortPlan`:
   with weights), weights inside a layer by order;
 * :func:`plan_by_object_paths` -- TF checkpoints into a model of the same
   architecture: object-graph paths are matched (see
-  :mod:`migrate.weights.targets`);
+  :mod:`migrate.weights.targets`), below the saved object chosen as the
+  model (:func:`resolve_root`; ``--root``);
 * :func:`plan_by_rules` -- legacy layers into their ``modern`` equivalents
   through the declarative weight maps of :mod:`modern.weight_maps`, paired by
   the same :func:`modern.weight_maps.loading.match_rules` that the ``modern``
@@ -15,6 +16,10 @@ Plans are made three ways, all ending in the same :class:`PortPlan`:
 
 Nothing is read while planning: shapes come from the source catalogue, and
 every pair's shape is checked against the transform's result shape.
+Metric state (the ``total``/``count`` of a ``Mean``, the confusion counts of
+``AUC``, ... found by :func:`metric_state`) that no model variable takes is
+dropped, as optimizer state is: it is training bookkeeping, and Keras 3 keeps
+metrics out of ``model.weights``.
 :func:`apply_plan` then reads one source array at a time, transforms it and
 assigns it.
 """
@@ -29,6 +34,46 @@ import numpy as np
 from migrate.weights.errors import PortError
 from migrate.weights.source import SourceWeight, WeightSource
 from migrate.weights.targets import layer_weights, object_paths
+
+
+# The variables a tf_keras metric creates (``add_weight`` names in
+# tf_keras/src/metrics), as whole sets: an object holding exactly one of
+# these sets and nothing else is a metric's state. Whole sets, not single
+# names, so that a layer's own variable that happens to be called ``count``
+# (tf_keras' Normalization keeps mean, variance *and* count) is never taken
+# for one.
+METRIC_VARIABLE_SETS: tuple[frozenset[str], ...] = tuple(frozenset(names) for names in (
+    ("total", "count"),  # Mean, MeanMetricWrapper (Accuracy, MAE, ...), MeanTensor, RootMeanSquaredError
+    ("total",),  # Sum
+    ("accumulator",),  # TruePositives, FalseNegatives, ...
+    ("true_positives", "false_positives"),  # Precision
+    ("true_positives", "false_negatives"),  # Recall
+    ("true_positives", "true_negatives", "false_positives", "false_negatives"),  # AUC, *AtRecall, *AtSpecificity
+    ("true_positives", "false_positives", "false_negatives", "intermediate_weights"),  # F1Score, FBetaScore
+    ("total_confusion_matrix",), ("total_cm",),  # MeanIoU and the IoU family
+    ("squared_sum", "sum", "residual", "num_samples"),  # R2Score
+))
+
+
+def metric_state(names: Iterable[str]) -> set[str]:
+    """The weight names among ``names`` that are a Keras metric's state.
+
+    ``names`` are slash-separated paths (object-graph paths of a TF
+    checkpoint, HDF5 weight names without ``:0``). A weight is metric state
+    when its parent object holds no child object and its variables are
+    exactly one of :data:`METRIC_VARIABLE_SETS`, e.g. ``gen_loss/total`` and
+    ``gen_loss/count`` of a ``Mean`` saved beside the model, or
+    ``model/loss_tracker/total`` of a subclassed model's loss tracker.
+    """
+    names = list(names)
+    leaves: dict[str, set[str]] = {}
+    for name in names:
+        parent, _, leaf = name.rpartition("/")
+        leaves.setdefault(parent, set()).add(leaf)
+    with_children = {parent for parent in leaves for other in leaves if other.startswith(f"{parent}/")}
+    metric_parents = {parent for parent, found in leaves.items()
+                      if parent and parent not in with_children and frozenset(found) in METRIC_VARIABLE_SETS}
+    return {name for name in names if name.rpartition("/")[0] in metric_parents}
 
 
 @dataclass(frozen=True)
@@ -47,7 +92,11 @@ class PortPlan:
         assignments: every (source, target, transform) pair, in source order.
         unmatched_sources: source weights nothing will read.
         unfilled_targets: model variables nothing will fill, by name.
-        dropped: optimizer state and counters dropped from the source.
+        dropped: optimizer state, counters, metric state and the weights of
+            saved objects other than the model, dropped from the source.
+        dropped_why: why an entry of ``dropped`` was dropped, where the plan
+            knows better than "optimizer state or counter" (metric state,
+            another saved object), by name.
         problems: shape mismatches and other reasons the plan cannot run.
     """
 
@@ -55,6 +104,7 @@ class PortPlan:
     unmatched_sources: list[SourceWeight] = field(default_factory=list)
     unfilled_targets: list[str] = field(default_factory=list)
     dropped: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
+    dropped_why: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -70,7 +120,8 @@ class PortPlan:
         ]
         lines += [f"unmatched source: {w.name} {list(w.shape)}" for w in self.unmatched_sources]
         lines += [f"unfilled target: {name}" for name in self.unfilled_targets]
-        lines += [f"dropped: {name} {list(shape)}" for name, shape in self.dropped]
+        lines += [f"dropped: {name} {list(shape)}" + (f" ({self.dropped_why[name]})" if name in self.dropped_why else "")
+                  for name, shape in self.dropped]
         lines += [f"problem: {p}" for p in self.problems]
         return lines
 
@@ -89,6 +140,14 @@ class PortPlan:
             more = f" (+{len(self.unfilled_targets) - 8} more)" if len(self.unfilled_targets) > 8 else ""
             parts.append(f"model variables with no source: {names}{more}")
         raise PortError(path, "checkpoint does not match the model: " + " | ".join(parts) + "; see --dry-run")
+
+    def drop(self, weight: SourceWeight, why: str) -> None:
+        self.dropped.append((weight.name, weight.shape))
+        self.dropped_why[weight.name] = why
+
+
+def _new_plan(source: WeightSource) -> PortPlan:
+    return PortPlan(dropped=list(source.dropped), dropped_why=dict(source.metadata.get("dropped_why", {})))
 
 
 def _shape_of(variable: Any) -> tuple[int, ...]:
@@ -109,7 +168,7 @@ def _pair(plan: PortPlan, source: SourceWeight, variable: Any, name: str, transf
 
 def plan_by_layers(source: WeightSource, model: Any) -> PortPlan:
     """Pair an HDF5 source with a same-architecture model, layer by layer."""
-    plan = PortPlan(dropped=list(source.dropped))
+    plan = _new_plan(source)
     targets = layer_weights(model)
     by_layer: dict[str, list[SourceWeight]] = {}
     for weight in source.weights:
@@ -150,26 +209,121 @@ def plan_by_layers(source: WeightSource, model: Any) -> PortPlan:
     return plan
 
 
+# ``--root .``: the checkpoint's own root is the model (``model.save_weights``
+# in the TF format, a SavedModel of the model).
+ROOT_ITSELF = "."
+METRIC_DROPPED = "metric state"
+
+
+def _children_of(names: Iterable[str], prefix: str) -> list[str]:
+    """Saved objects directly below ``prefix`` that hold weights (a bare variable is no object)."""
+    return sorted({rest.split("/", 1)[0] for name in names if name.startswith(prefix)
+                   for rest in [name[len(prefix):]] if "/" in rest})
+
+
+def resolve_root(source: WeightSource, model: Any, root: str | None) -> str:
+    """The saved object of a TF checkpoint that is the model, as a path prefix (``""``: the root itself).
+
+    A ``tf.train.Checkpoint`` names each object it was given
+    (``tf.train.Checkpoint(generator=g, discriminator=d, generator_optimizer=...)``),
+    so one checkpoint may hold several models. Optimizers, counters and
+    metric state never count as models. Without ``root``: the checkpoint's
+    own root when ``model``'s paths match its keys directly, else its only
+    saved object; with several, the user must choose and the port stops.
+
+    Args:
+        root: ``--root``: a saved object's name, a nested path
+            (``gan/generator``), ``.`` for the root itself, or ``None``.
+
+    Raises:
+        PortError: several candidates and no ``root``, or ``root`` names no
+            saved object; the message lists the candidates.
+    """
+    names = [w.name for w in source.weights]
+    models = [name for name in names if name not in metric_state(names)]
+    if root is not None:
+        wanted = root.strip().strip("/")
+        if wanted in (ROOT_ITSELF, ""):
+            return ""
+        if any(name.startswith(f"{wanted}/") for name in models):
+            return wanted
+        parts = wanted.split("/")
+        known = ""
+        for part in parts[:-1]:
+            if not any(name.startswith(f"{known}{part}/") for name in models):
+                break
+            known += f"{part}/"
+        inside = f"{known.rstrip('/')!r} holds" if known else "its saved objects with weights are"
+        raise PortError(source.path, f"--root {root}: the checkpoint has no saved object {wanted!r} holding weights; "
+                                     f"{inside}: {', '.join(_children_of(models, known)) or 'none'}")
+    targets = object_paths(model)
+
+    def fits(prefix: str, deeper: bool = False) -> bool:
+        # Does the model take some weight below ``prefix`` by its relative
+        # path (``deeper``: relative to an object further down)?
+        for name in models:
+            if name.startswith(prefix):
+                parts = name[len(prefix):].split("/")
+                if any("/".join(parts[k:]) in targets for k in (range(1, len(parts)) if deeper else (0,))):
+                    return True
+        return False
+
+    if fits(""):
+        return ""
+    heads = _children_of(models, "")
+    if len(heads) > 1:
+        raise _several(source, heads)
+    if not heads:
+        return ""
+    # One saved object: it is the model (as the root was always taken), or
+    # it only wraps the models (tf.train.Checkpoint(gan=tf.train.Checkpoint(
+    # generator=g, discriminator=d))); follow single children down to the
+    # object the model fits, and stop where the objects branch.
+    level = heads[0]
+    while not fits(f"{level}/"):
+        children = _children_of(models, f"{level}/")
+        if len(children) == 1:
+            level = f"{level}/{children[0]}"
+        elif children and fits(f"{level}/", deeper=True):
+            raise _several(source, [f"{level}/{child}" for child in children])
+        else:
+            return heads[0]  # the model fits nothing: the plan lists what does not match
+    return level
+
+
+def _several(source: WeightSource, candidates: list[str]) -> PortError:
+    return PortError(source.path, f"holds several saved objects that may be the model: {', '.join(candidates)}; "
+                                  "pass --root NAME to choose the one to port (--root . if the checkpoint's root is "
+                                  "the model itself); the others' weights are dropped")
+
+
 def plan_by_object_paths(source: WeightSource, model: Any, root: str | None = None) -> PortPlan:
     """Pair a TF object checkpoint with a same-architecture model by attribute path.
 
     Args:
-        root: the name the model was saved under in the legacy
-            ``tf.train.Checkpoint(root=model)``; guessed from the source keys
-            when ``None`` (the single first path component shared by all).
+        root: the saved object that is the model, as :func:`resolve_root`
+            returns it (``generator`` for ``tf.train.Checkpoint(generator=g,
+            ...)``; ``""`` for the checkpoint's root); resolved here when
+            ``None``. Weights outside it are dropped as another saved
+            object's, and metric state no variable takes is dropped too.
     """
-    plan = PortPlan(dropped=list(source.dropped))
+    plan = _new_plan(source)
     targets = object_paths(model)
     if root is None:
-        heads = {w.name.split("/", 1)[0] for w in source.weights}
-        root = "" if any(w.name in targets for w in source.weights) else (heads.pop() if len(heads) == 1 else "")
+        root = resolve_root(source, model, None)
     prefix = f"{root}/" if root else ""
+    metrics = metric_state(w.name for w in source.weights)
     filled: set[int] = set()
     for weight in source.weights:
         relative = weight.name[len(prefix):] if weight.name.startswith(prefix) else None
         variable = targets.get(relative) if relative is not None else None
         if variable is None:
-            plan.unmatched_sources.append(weight)
+            if weight.name in metrics:
+                plan.drop(weight, METRIC_DROPPED)
+            elif relative is None:
+                plan.drop(weight, f"another saved object; the model is {root or ROOT_ITSELF!r}")
+            else:
+                plan.unmatched_sources.append(weight)
             continue
         filled.add(id(variable))
         _pair(plan, weight, variable, relative)
@@ -196,7 +350,7 @@ def plan_by_rules(
     """
     from modern.weight_maps.loading import match_rules
 
-    plan = PortPlan(dropped=list(source.dropped))
+    plan = _new_plan(source)
     if target_lookup is None:
         strip = f"{model.name}/"
         targets = {v.path[len(strip):] if v.path.startswith(strip) else v.path: v for v in model.weights}

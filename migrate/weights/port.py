@@ -147,7 +147,31 @@ def make_plan(request: PortRequest, source: WeightSource, model: Any):
         return plan_for_translated_model(source, model)
     if source.format.startswith("keras-h5"):
         return planning.plan_by_layers(source, model)
-    return planning.plan_by_object_paths(source, model)
+    return planning.plan_by_object_paths(source, model, root=source.metadata.get("root", ""))
+
+
+def choose_root(request: PortRequest, source: WeightSource, model: Any) -> WeightSource:
+    """The source narrowed to the saved object that is the model (``--root``; TF checkpoints).
+
+    A checkpoint holding several models (a GAN's generator and discriminator)
+    is refused without ``--root``; with it, the other objects' weights and
+    optimizer state are dropped. A ``--map`` plan names its own prefix, so
+    the checkpoint is narrowed only when ``--root`` is given.
+    """
+    from migrate.weights.plan import resolve_root
+    from migrate.weights.tf_checkpoint import restrict_to_root
+
+    if source.format.startswith("keras-h5"):
+        if request.root is not None:
+            raise PortError(source.path, "--root chooses a saved object of a TF checkpoint or SavedModel; an HDF5 "
+                                         "file holds one model (leave --root out)")
+        return source
+    if request.map_name and request.root is None:
+        return source
+    root = resolve_root(source, model, request.root)
+    narrowed = restrict_to_root(source, root)
+    narrowed.metadata["root"] = root
+    return narrowed
 
 
 def run_port(request: PortRequest, out: TextIO | None = None, err: TextIO | None = None) -> PortResult:
@@ -171,6 +195,7 @@ def run_port(request: PortRequest, out: TextIO | None = None, err: TextIO | None
         # not wait for them.
         quiet_tensorflow()
         model, custom_objects = build_target(request, source)
+        source = choose_root(request, source, model)
         plan = make_plan(request, source, model)
         optimizer_plan = plan_training_state(request, source, model, plan, out, err)
         result.plan_lines = plan.describe() + (optimizer_plan.describe() if optimizer_plan is not None else [])
@@ -264,9 +289,13 @@ def run_port(request: PortRequest, out: TextIO | None = None, err: TextIO | None
                         f"{result.optimizer_step} (training resumes)")
         else:
             training = (" (--no-optimizer)" if request.no_optimizer else "")
+        root = f" (saved object {source.metadata['root']!r})" if source.metadata.get("root") else ""
+        whys = set(plan.dropped_why.values())
+        dropped_kinds = "optimizer/counter" + ("/metric" if "metric state" in whys else "") + (
+            "/other objects'" if any(why.startswith("another saved object") for why in whys) else "") + " entries"
         print(
             f"ported {len(plan.assignments)} weights from {source.path} ({source.format}) to {request.out}"
-            f"{verified}; dropped {len(plan.dropped)} optimizer/counter entries{training}; {result.seconds:.1f} s",
+            f"{verified}{root}; dropped {len(plan.dropped)} {dropped_kinds}{training}; {result.seconds:.1f} s",
             file=out,
         )
     return result
@@ -327,7 +356,9 @@ def stage_report(request: PortRequest, source: WeightSource, plan: Any, result: 
              "target_shape": [int(d) for d in a.target.shape], "transform": a.transform}
             for a in plan.assignments
         ],
-        "dropped": [{"name": name, "shape": list(shape)} for name, shape in plan.dropped],
+        "dropped": [{"name": name, "shape": list(shape), **({"why": plan.dropped_why[name]} if name in plan.dropped_why
+                                                             else {})} for name, shape in plan.dropped],
+        "root": source.metadata.get("root"),
         "optimizer": result.optimizer,
         "verify_max_abs_diff": result.verify_diff,
         "reload_max_abs_diff": result.reload_diff,

@@ -5,7 +5,14 @@ Keys of an object-based checkpoint are object-graph paths, for example
 They are read with TensorFlow's checkpoint reader, which parses the tensor
 bundle as data: the legacy model is never rebuilt and nothing is executed.
 Optimizer slots (``.OPTIMIZER_SLOT``), the optimizer's own variables, the save
-counter and the serialized object graph are reported and dropped.
+counter and the serialized object graph are reported and dropped. An optimizer
+saved under any name (``tf.train.Checkpoint(generator_optimizer=...)``) is
+known by the slots that name it.
+
+A checkpoint may hold several models (``tf.train.Checkpoint(generator=g,
+discriminator=d, ...)``): :func:`restrict_to_root` keeps the one chosen
+(``--root``, :func:`migrate.weights.plan.resolve_root`) with the optimizer
+state of its own variables, and drops the rest.
 
 SOURCE may be a checkpoint prefix (``ckpt-3``), a ``CheckpointManager``
 directory (the latest checkpoint is taken, as ``tf.train.latest_checkpoint``
@@ -15,7 +22,9 @@ does), or a SavedModel directory (its ``variables/variables`` bundle).
 from __future__ import annotations
 
 import glob
+from dataclasses import replace
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
@@ -85,19 +94,34 @@ def is_tf_checkpoint(path: Path) -> bool:
     return path.is_dir() or path.suffix == ".index" or Path(f"{path}.index").exists()
 
 
-def _is_model_variable(key: str) -> bool:
+_SLOT_MARK = "/.OPTIMIZER_SLOT/"
+
+
+def _optimizer_names(keys: Iterable[str]) -> set[str]:
+    """The optimizers a checkpoint's slots name (``<var>/.OPTIMIZER_SLOT/<optimizer>/<slot>``).
+
+    ``tf.train.Checkpoint(generator_optimizer=opt, ...)`` saves ``opt``'s
+    own variables as ``generator_optimizer/iter``: the name is the user's, and
+    only the slots say that it is an optimizer.
+    """
+    return {key.removesuffix(VALUE_SUFFIX).split(_SLOT_MARK, 1)[1].rpartition("/")[0]
+            for key in keys if _SLOT_MARK in key}
+
+
+def _is_model_variable(key: str, optimizers: Iterable[str] = ()) -> bool:
     if not key.endswith(VALUE_SUFFIX):
         return False
-    if ".OPTIMIZER_SLOT" in key or key.startswith("optimizer/") or "/optimizer/" in key:
+    if _is_optimizer_variable(key, optimizers):
         return False
     if key.startswith("keras_api/"):  # metric state (counts, totals) of a saved tf_keras model
         return False
     return key != "save_counter" + VALUE_SUFFIX
 
 
-def _is_optimizer_variable(key: str) -> bool:
+def _is_optimizer_variable(key: str, optimizers: Iterable[str] = ()) -> bool:
     """A slot (``<var>/.OPTIMIZER_SLOT/<opt>/<slot>``) or an optimizer's own variable (``optimizer/iter``)."""
-    return ".OPTIMIZER_SLOT/" in key or key.startswith("optimizer/") or "/optimizer/" in key
+    return (".OPTIMIZER_SLOT/" in key or key.startswith("optimizer/") or "/optimizer/" in key
+            or any(key.startswith(f"{name}/") for name in optimizers))
 
 
 def read_tf_checkpoint(path: str | Path, max_weight_bytes: int | None = None) -> WeightSource:
@@ -132,6 +156,7 @@ def read_tf_checkpoint(path: str | Path, max_weight_bytes: int | None = None) ->
     weights: list[SourceWeight] = []
     dropped: list[tuple[str, tuple[int, ...]]] = []
     optimizer_weights: list[SourceWeight] = []
+    optimizers = _optimizer_names(shapes)
     for key in sorted(shapes):
         if key == _GRAPH_KEY:
             continue
@@ -146,9 +171,9 @@ def read_tf_checkpoint(path: str | Path, max_weight_bytes: int | None = None) ->
             except Exception as exc:
                 raise PortError(prefix, f"variable {name!r} cannot be read ({one_line(exc)}); the checkpoint is truncated or corrupt") from exc
 
-        if not _is_model_variable(key):
+        if not _is_model_variable(key, optimizers):
             dropped.append((name, shape))
-            if key.endswith(VALUE_SUFFIX) and numeric and _is_optimizer_variable(key):
+            if key.endswith(VALUE_SUFFIX) and numeric and _is_optimizer_variable(key, optimizers):
                 optimizer_weights.append(SourceWeight(name, shape, dtype.name, "optimizer", read))
             continue
         if not numeric:
@@ -168,3 +193,41 @@ def read_tf_checkpoint(path: str | Path, max_weight_bytes: int | None = None) ->
         raise PortError(prefix, f"its variables declare {declared_bytes(result)} bytes but its data files hold {stored}: "
                                 "the checkpoint is truncated or corrupt")
     return result
+
+
+def restrict_to_root(source: WeightSource, root: str) -> WeightSource:
+    """``source`` with only the saved object ``root`` as the model (``""``: all of it).
+
+    The weights of the other saved objects move to ``dropped`` (with the
+    reason, in ``metadata["dropped_why"]``). Of the optimizer state, the slots
+    of ``root``'s own variables stay, with the counter and hyper-parameters
+    of the optimizers those slots name (a GAN's ``generator_optimizer`` for
+    ``--root generator``); the other optimizers' state is dropped, as it is
+    when not ported. Names are kept as they are: a plan strips the prefix.
+    """
+    if not root:
+        return source
+    prefix = f"{root}/"
+    kept = [w for w in source.weights if w.name.startswith(prefix)]
+    others = [w for w in source.weights if not w.name.startswith(prefix)]
+    own_slots = [w for w in source.optimizer_weights if _SLOT_MARK in w.name and w.name.startswith(prefix)]
+    own_names = {w.name for w in own_slots}
+    used = _optimizer_names(own_names)
+    optimizer_weights = [
+        w for w in source.optimizer_weights
+        if w.name in own_names or (_SLOT_MARK not in w.name
+                              and (w.name.startswith(prefix) or any(w.name.startswith(f"{name}/") for name in used)))
+    ]
+    from migrate.weights.plan import METRIC_DROPPED, metric_state
+
+    metrics = metric_state(w.name for w in source.weights)
+    why = dict(source.metadata.get("dropped_why", {}))
+    why.update({w.name: METRIC_DROPPED if w.name in metrics else f"another saved object; the model is {root!r}"
+                for w in others})
+    return replace(
+        source,
+        weights=kept,
+        dropped=[(w.name, w.shape) for w in others] + list(source.dropped),
+        optimizer_weights=optimizer_weights,
+        metadata={**source.metadata, "root": root, "dropped_why": why},
+    )
