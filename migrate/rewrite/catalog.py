@@ -139,6 +139,10 @@ RULES: tuple[RuleInfo, ...] = (
     RuleInfo("KM318", "build-sublayers", SAFE,
              "a layer with its own compute_output_shape that makes sublayers in build() gets a compute_output_spec "
              "tracing call() (Keras 3 would leave them unbuilt: no weights to load or save)"),
+    RuleInfo("KM320", "wrapper-legacy-tracking", SAFE,
+             "a keras.layers.Wrapper subclass's Keras 2 bookkeeping: trainable_weights/updates/losses properties over "
+             "private lists and get_updates_for/get_losses_for deleted; a template it copies in build() left unbuilt; "
+             "a sublayer's Keras 2 config dict -> keras.layers.serialize"),
     RuleInfo("KM330", "saved-functions", SAFE,
              "a module-level function passed to Lambda(...) or compile(loss=, metrics=) is registered, so the "
              ".keras file reloads with safe_mode=True and no custom_objects; Lambda(lambda ...) is reported"),

@@ -16,6 +16,7 @@ from pathlib import Path
 import libcst as cst
 
 from migrate.rewrite.keras3_api import KERAS3_NAMES
+from migrate.rewrite.symbols import map_name
 from migrate.rewrite.tables import TF_KERAS_PREFIXES
 
 
@@ -103,7 +104,9 @@ def module_aliases(module: cst.Module, imports: dict[str, str]) -> dict[str, str
     Keras 2.2.4's babi_rnn calls its layer through such a name; seen only as
     ``RNN(...)``, the call escaped the rules that pin Keras 2.2 defaults (a
     silent drift). A name that is bound anywhere else in the module (another
-    assignment, a def, a class, an import, a loop) is left unresolved.
+    assignment, a def, a class, an import, a loop) is left unresolved, except in the
+    ``try``/``except`` fallback between two spellings of one Keras name
+    (:func:`_fallback_alias`).
     """
     candidates: dict[str, str] = {}
     bindings: dict[str, int] = {}
@@ -111,16 +114,59 @@ def module_aliases(module: cst.Module, imports: dict[str, str]) -> dict[str, str
         for name in node:
             bindings[name] = bindings.get(name, 0) + 1
     for stmt in module.body:
-        if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1):
+        if isinstance(stmt, cst.Try):
+            fallback = _fallback_alias(stmt, imports)
+            if fallback is not None:
+                name, qualified, branches = fallback
+                candidates[name] = qualified
+                bindings[name] = bindings.get(name, 0) - branches + 1  # the whole try binds it once
             continue
-        small = stmt.body[0]
-        if (isinstance(small, cst.Assign) and len(small.targets) == 1
-                and isinstance(small.targets[0].target, cst.Name)
-                and isinstance(small.value, (cst.Name, cst.Attribute))):
-            qualified = resolve(small.value, imports)
-            if qualified is not None:
-                candidates[small.targets[0].target.value] = qualified
+        alias = _simple_alias(stmt, imports)
+        if alias is not None:
+            candidates[alias[0]] = alias[1]
     return {name: q for name, q in candidates.items() if bindings.get(name) == 1 and name not in imports}
+
+
+def _simple_alias(stmt: cst.CSTNode, imports: dict[str, str]) -> tuple[str, str] | None:
+    """``(name, qualified)`` for a statement line ``name = <imported name>``, else None."""
+    if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1):
+        return None
+    small = stmt.body[0]
+    if (isinstance(small, cst.Assign) and len(small.targets) == 1
+            and isinstance(small.targets[0].target, cst.Name)
+            and isinstance(small.value, (cst.Name, cst.Attribute))):
+        qualified = resolve(small.value, imports)
+        if qualified is not None:
+            return small.targets[0].target.value, qualified
+    return None
+
+
+def _fallback_alias(stmt: cst.Try, imports: dict[str, str]) -> tuple[str, str, int] | None:
+    """The version-fallback idiom (keras-multi-head)::
+
+        try:
+            Wrapper = keras.layers.Wrapper
+        except AttributeError:
+            Wrapper = keras.layers.wrappers.Wrapper
+
+    Every branch binds the same name to a spelling of one Keras 3 name, so the name is
+    that class whichever branch ran. Returns ``(name, the try branch's name, branches)``,
+    or None when a branch does anything else or the spellings differ in Keras 3.
+    """
+    if stmt.orelse is not None or stmt.finalbody is not None or not stmt.handlers:
+        return None
+    found = []
+    for block in (stmt.body, *(handler.body for handler in stmt.handlers)):
+        body = block.body if isinstance(block, cst.IndentedBlock) else ()
+        alias = _simple_alias(body[0], imports) if len(body) == 1 else None
+        if alias is None:
+            return None
+        found.append(alias)
+    names = {name for name, _ in found}
+    targets = {map_name(canonical(qualified)[0])[0] for _, qualified in found}
+    if len(names) != 1 or len(targets) != 1 or None in targets:
+        return None
+    return found[0][0], found[0][1], len(found)
 
 
 def _binding_nodes(module: cst.Module) -> Iterator[list[str]]:
