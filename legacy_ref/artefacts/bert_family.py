@@ -252,6 +252,96 @@ def make_gelu_case() -> Any:
     return GoldenCase(config=config, inputs={"x": x}, outputs={"y": y})
 
 
+# keras-multi-head's MultiHead wrapper: (template class, template args, wrapper args,
+# input, mask). ``reg_slice`` is given per regularized index in the library's
+# config form (``[start, stop, step]``, or a list of those for a tuple of slices).
+MULTI_HEAD_CASES: dict[str, dict[str, Any]] = {
+    "multi_head_dense": dict(template=("Dense", {"units": 4, "activation": "tanh", "bias_initializer": "random_normal"}),
+                             args={"layer_num": 3}, inputs="x", mask="mask"),
+    "multi_head_dense_hidden": dict(template=("Dense", {"units": 5, "bias_initializer": "random_normal"}),
+                                    args={"layer_num": 2, "hidden_dim": 8, "reg_index": [0, 1], "reg_factor": 0.1},
+                                    inputs="x"),
+    "multi_head_lstm": dict(template=("LSTM", {"units": 3, "return_sequences": True,
+                                              "bias_initializer": "random_normal"}),
+                            args={"layer_num": 2, "hidden_dim": 8, "use_bias": False, "reg_index": [1, 2],
+                                  "reg_slice": [[[0, 3, None], [3, 6, None]], [0, 6, None]],
+                                  "reg_factor": [0.01, 0.5]},
+                            inputs="x", mask="mask"),
+    "multi_head_conv1d": dict(template=("Conv1D", {"filters": 3, "kernel_size": 2, "padding": "causal",
+                                                   "bias_initializer": "random_normal"}),
+                              args={"layer_num": 2}, inputs="x"),
+}
+
+
+def _python_slices(reg_slice: Any) -> Any:
+    """The JSON form of ``reg_slice`` (per index) as the Python slices the constructor takes."""
+    if reg_slice is None:
+        return None
+    return [None if s is None else tuple(slice(*b) for b in s) if isinstance(s[0], list) else slice(*s)
+            for s in reg_slice]
+
+
+def make_multi_head_case(name: str, spec: dict[str, Any]) -> Any:
+    """Run keras-multi-head's MultiHead around a tf_keras template on its fixed input.
+
+    The heads keep the weights they were built with (seeded draws): the
+    library computes its regularization term inside ``build`` from those
+    values (``get_weights``), and a functional model's ``losses`` hold it
+    until the model is first called, so that is when it is read. The input
+    projection (``hidden_dim``) gets a fixed draw afterwards, as the other
+    cases' weights do.
+    """
+    import tensorflow as tf
+    import tf_keras
+    from keras_multi_head import MultiHead
+
+    from legacy_ref.goldens.format import GoldenCase
+
+    tf_keras.backend.clear_session()
+    tf_keras.utils.set_random_seed(SEED)
+    rng = np.random.default_rng(SEED)
+    arrays = _inputs(rng)
+    template_class, template_args = spec["template"]
+    args = {**spec["args"], "reg_slice": _python_slices(spec["args"].get("reg_slice"))}
+    layer = MultiHead(getattr(tf_keras.layers, template_class)(name=f"{name}_head", **template_args), name=name,
+                      **args)
+    x = arrays[spec["inputs"]]
+    inputs = [tf_keras.Input(shape=x.shape[1:])]
+    mask = arrays[spec["mask"]] if spec.get("mask") else None
+    if mask is not None:
+        inputs.append(tf_keras.Input(shape=mask.shape[1:], dtype="bool"))
+    model = tf_keras.Model(inputs, layer(inputs[0], mask=inputs[1] if mask is not None else None))
+    built_losses = [float(v) for v in model.losses]
+    weights = {}
+    for variable in layer.weights:
+        key = variable.name.split(":")[0]
+        if key.startswith(f"{name}/{name}_"):
+            variable.assign(rng.normal(0.0, 0.5, variable.shape).astype("float32"))
+        weights[key] = variable.numpy()
+    feeds = [x] + ([mask] if mask is not None else [])
+    result = {"y": model(feeds, training=False).numpy()}
+    out_mask = layer.compute_mask(tf.constant(x), None if mask is None else tf.constant(mask))
+    if out_mask is not None:
+        result["mask"] = np.asarray(out_mask)
+    if built_losses:
+        result["loss"] = np.asarray(sum(built_losses), dtype="float32")
+    config = {
+        "case": name,
+        "library": DISTRIBUTIONS["keras_multi_head"],
+        "version": _version("keras_multi_head"),
+        "layer": "MultiHead",
+        "name": name,
+        "template": {"class_name": template_class, "config": {"name": f"{name}_head", **template_args}},
+        "args": spec["args"],
+        "inputs": spec["inputs"],
+        "mask": spec.get("mask"),
+        "weight_order": list(weights),
+        "head_names": [head.name for head in layer.layers],
+    }
+    used = {spec["inputs"]} | ({spec["mask"]} if spec.get("mask") else set())
+    return GoldenCase(config=config, inputs={k: arrays[k] for k in sorted(used)}, weights=weights, outputs=result)
+
+
 def write_goldens(out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -259,6 +349,13 @@ def write_goldens(out_dir: Path) -> list[Path]:
     for name, case in cases:
         path = out_dir / f"{name}.npz"
         case.save(path)
+        paths.append(path)
+    # The MultiHead wrapper's cases in a folder of their own: they are read by
+    # tests/modern/test_bert_family_multi_head.py, not by the per-layer loop.
+    (out_dir / "multi_head").mkdir(exist_ok=True)
+    for name, spec in MULTI_HEAD_CASES.items():
+        path = out_dir / "multi_head" / f"{name}.npz"
+        make_multi_head_case(name, spec).save(path)
         paths.append(path)
     return paths
 

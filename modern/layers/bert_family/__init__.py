@@ -28,6 +28,7 @@ library class                   port
                                 exported here as ``LayerNormalization``)
 ``FeedForward``                 :class:`FeedForward`
 ``Masked``, ``Extract``         :class:`Masked`, :class:`Extract`
+``MultiHead`` (wrapper)         :class:`MultiHead`
 ``gelu`` (tanh)                 :func:`gelu_tanh` (``keras.activations.gelu``
                                 with ``approximate=True``; *not* Keras 3's
                                 default ``gelu``)
@@ -39,6 +40,7 @@ from modern.layers.bert_family.attention import MultiHeadAttention, ScaledDotPro
 from modern.layers.bert_family.embeddings import EmbeddingSimilarity, TaskEmbedding, TokenEmbedding
 from modern.layers.bert_family.feed_forward import FeedForward
 from modern.layers.bert_family.helpers import Extract, Masked
+from modern.layers.bert_family.multi_head import MultiHead
 from modern.layers.bert_family.position import PositionEmbedding, TrigPosEmbedding
 from modern.layers.normalization import LegacyLayerNormalization as LayerNormalization
 
@@ -48,6 +50,7 @@ __all__ = [
     "FeedForward",
     "LayerNormalization",
     "Masked",
+    "MultiHead",
     "MultiHeadAttention",
     "PositionEmbedding",
     "ScaledDotProductAttention",
