@@ -153,6 +153,12 @@ RULES: tuple[RuleInfo, ...] = (
              "a layer size (units, input_dim/output_dim, filters, kernel_size, n) that is visibly a NumPy integer "
              "(np.max(y) + 1, np.prod(shape), through names and module-level function parameters) -> int(...): "
              "Keras 3 refuses NumPy integers there"),
+    RuleInfo("KM322", "symbolic-add-loss", UNSAFE,
+             "model.add_loss(tensor) on a functional model (NotImplementedError in Keras 3) reported with the code "
+             "to write: a layer whose call() does self.add_loss, on the rebuilt model's output"),
+    RuleInfo("KM323", "image-data-generator", UNSAFE,
+             "ImageDataGenerator(...) reported with the Keras 3 code for its arguments: a keras.Sequential of "
+             "Random* layers applied to each batch of a keras.utils.PyDataset in place of datagen.flow"),
     RuleInfo("KM401", "optimizer-lr-kwarg", SAFE,
              "optimizer `lr=` to `learning_rate=`; `decay=` to an exact InverseTimeDecay schedule"),
     RuleInfo("KM402", "optimizer-lr-attr", SAFE,
