@@ -290,9 +290,11 @@ def test_sigint_reports_what_was_done(tmp_path: Path, jobs: str) -> None:
     for f in files:
         f.write_text(legacy)
     # A program started from a terminal gets SIGINT at its default. A child inherits an
-    # *ignored* SIGINT, though (and Python then leaves it ignored: `nohup`'s meaning),
-    # and in a full test run something earlier in this process may have left it
-    # ignored; a Python-level handler is reset to the default at exec instead.
+    # *ignored* SIGINT, though (and Python then leaves it ignored: `nohup`'s meaning).
+    # pytest itself starts with SIGINT ignored when it is a background job of a
+    # non-interactive shell (`./dev test &` in a script: POSIX shells ignore SIGINT for
+    # asynchronous commands when job control is off), which is how CI-like runs failed
+    # here. A Python-level handler is reset to the default at exec instead.
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         proc = subprocess.Popen([sys.executable, "-m", "migrate.cli", "rewrite", str(tree), "-j", jobs],
