@@ -55,6 +55,8 @@ uses the per-input methods is reported with what to write instead.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import libcst as cst
 
 from migrate.rewrite.context import FileContext
@@ -131,13 +133,7 @@ class _ListSum(cst.CSTVisitor):
         if isinstance(node, _SEMANTIC) and not isinstance(node, _PLAIN_NODES):
             self.plain = False
             return False
-        if isinstance(node, cst.BinaryOperation) and not isinstance(node.operator, cst.Add):
-            self.plain = False
-        elif isinstance(node, cst.AugAssign) and not isinstance(node.operator, cst.AddAssign):
-            self.plain = False
-        elif isinstance(node, cst.UnaryOperation) and not isinstance(node.operator, cst.Not):
-            self.plain = False
-        elif isinstance(node, cst.Slice) and (node.lower or node.upper or node.step):
+        if _not_a_list_sum(node):
             self.plain = False
         elif isinstance(node, cst.Call):
             func = node.func
@@ -165,23 +161,36 @@ class _ListSum(cst.CSTVisitor):
             self.plain = False  # a sublayer's (or anything's) other attribute
 
 
+def _not_a_list_sum(node: cst.CSTNode) -> bool:
+    """An operation other than ``+``, ``+=``, ``not`` and the whole-list slice ``[:]``."""
+    return ((isinstance(node, cst.BinaryOperation) and not isinstance(node.operator, cst.Add))
+            or (isinstance(node, cst.AugAssign) and not isinstance(node.operator, cst.AddAssign))
+            or (isinstance(node, cst.UnaryOperation) and not isinstance(node.operator, cst.Not))
+            or (isinstance(node, cst.Slice) and bool(node.lower or node.upper or node.step)))
+
+
 def _list_sum(fn: cst.FunctionDef) -> _ListSum:
     visitor = _ListSum()
     fn.body.visit(visitor)
     return visitor
 
 
-def _reads_private(fn: cst.FunctionDef) -> bool:
+def _any_attribute(node: cst.CSTNode, wanted: Callable[[cst.Attribute], bool]) -> bool:
+    """Whether some ``<expr>.<name>`` in ``node`` satisfies ``wanted``."""
     found = False
 
     class Finder(cst.CSTVisitor):
-        def visit_Attribute(self, node: cst.Attribute) -> None:
+        def visit_Attribute(self, inner: cst.Attribute) -> bool:
             nonlocal found
-            if _is_self_attr(node) and node.attr.value in _PRIVATE_LISTS:
-                found = True
+            found = found or wanted(inner)
+            return not found
 
-    fn.visit(Finder())
+    node.visit(Finder())
     return found
+
+
+def _reads_private(fn: cst.FunctionDef) -> bool:
+    return _any_attribute(fn, lambda a: _is_self_attr(a) and a.attr.value in _PRIVATE_LISTS)
 
 
 def _parents(root: cst.CSTNode) -> dict[int, cst.CSTNode]:
@@ -198,16 +207,19 @@ def _parents(root: cst.CSTNode) -> dict[int, cst.CSTNode]:
 def _template_uses(ctx: FileContext, methods: list[cst.FunctionDef]) -> list[str]:
     """The uses of ``self.layer`` in ``methods`` that need its weights (as code, for the finding)."""
     bad: list[str] = []
+
+    class Uses(cst.CSTVisitor):
+        def __init__(self, fn: cst.FunctionDef) -> None:
+            super().__init__()
+            self.parents = _parents(fn)
+            self.in_build = fn.name.value == "build"
+
+        def visit_Attribute(self, node: cst.Attribute) -> None:
+            if _is_self_attr(node, "layer") and not _config_read(node, self.parents, self.in_build):
+                bad.append(ctx.code(self.parents.get(id(node), node)).strip())
+
     for fn in methods:
-        parents = _parents(fn)
-        in_build = fn.name.value == "build"
-
-        class Uses(cst.CSTVisitor):
-            def visit_Attribute(self, node: cst.Attribute) -> None:
-                if _is_self_attr(node, "layer") and not _config_read(node, parents, in_build):
-                    bad.append(ctx.code(parents.get(id(node), node)).strip())
-
-        fn.visit(Uses())
+        fn.visit(Uses(fn))
     return bad
 
 
@@ -260,16 +272,7 @@ def _copies_template(build: cst.FunctionDef) -> bool:
 
 
 def _mentions_template(node: cst.CSTNode) -> bool:
-    found = False
-
-    class Finder(cst.CSTVisitor):
-        def visit_Attribute(self, inner: cst.Attribute) -> None:
-            nonlocal found
-            if _is_self_attr(inner, "layer"):
-                found = True
-
-    node.visit(Finder())
-    return found
+    return _any_attribute(node, lambda a: _is_self_attr(a, "layer"))
 
 
 def _is_super_build(func: cst.BaseExpression, bases: set[str]) -> bool:
@@ -499,13 +502,4 @@ def on_class(ctx: FileContext, site: Site) -> cst.ClassDef | None:
 
 
 def _calls(fn: cst.FunctionDef, method: str) -> bool:
-    found = False
-
-    class Finder(cst.CSTVisitor):
-        def visit_Attribute(self, node: cst.Attribute) -> None:
-            nonlocal found
-            if node.attr.value == method:
-                found = True
-
-    fn.visit(Finder())
-    return found
+    return _any_attribute(fn, lambda a: a.attr.value == method)
