@@ -465,14 +465,54 @@ def gpt2_probe() -> list[np.ndarray]:
     return [np.array([[3, 5, 7, 2, 9, 1, 4], [4, 9, 11, 13, 6, 2, 19]], dtype="float32")]
 
 
+def write_multi_head(path: Path) -> Path:
+    """A small model of keras-multi-head's MultiHead wrappers, trained two steps and saved with
+    its training config: a masked input through MultiHead(LSTM) (two heads), and the
+    input through MultiHead(Dense) (three heads, a projection and the regularization
+    options), merged into a softmax."""
+    import warnings
+
+    import tf_keras
+    from keras_multi_head import MultiHead
+
+    layers = tf_keras.layers
+    tf_keras.backend.clear_session()
+    tf_keras.utils.set_random_seed(SEED)
+    inputs = layers.Input(shape=(6, 4), name="Input")
+    recurrent = MultiHead(layers.LSTM(3, name="rnn"), layer_num=2, name="MultiHead-LSTM")(
+        layers.Masking(0.0, name="Masking")(inputs))
+    dense = MultiHead(layers.Dense(5, activation="tanh", name="dense"), layer_num=3, hidden_dim=4,
+                      reg_index=[0, 1], reg_slice=[(slice(0, 2), slice(None)), None], reg_factor=0.01,
+                      name="MultiHead-Dense")(inputs)
+    merged = layers.Concatenate(name="Concatenate")([layers.Flatten(name="Flatten-LSTM")(recurrent),
+                                                     layers.Flatten(name="Flatten-Dense")(dense)])
+    model = _randomised(tf_keras.Model(inputs, layers.Dense(2, activation="softmax", name="Output")(merged)))
+    model.compile(optimizer=tf_keras.optimizers.legacy.Adam(1e-3), loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(SEED)
+    model.fit(multi_head_probe(), rng.integers(0, 2, (2, 1)), epochs=2, batch_size=2, verbose=0, shuffle=False)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning)
+        model.save(str(path), save_format="h5")
+    return path
+
+
+def multi_head_probe() -> list[np.ndarray]:
+    """Two sequences, the first padded with zero steps (masked by the Masking layer)."""
+    x = np.random.default_rng(SEED + 1).normal(0.0, 1.0, (2, 6, 4)).astype("float32")
+    x[0, 4:] = 0.0
+    return [x]
+
+
 def legacy_outputs(path: Path, inputs: list[np.ndarray]) -> list[np.ndarray]:
     """The saved model's outputs on ``inputs``, loaded back the way the library's users loaded it."""
     import tf_keras
     import keras_bert
     import keras_transformer
 
+    from keras_multi_head import MultiHead
+
     custom = {**keras_transformer.get_custom_objects(), **_gpt2_model_module().get_custom_objects(),
-              **keras_bert.get_custom_objects()}
+              **keras_bert.get_custom_objects(), "MultiHead": MultiHead}
     model = tf_keras.models.load_model(str(path), custom_objects=custom, compile=False)
     outputs = model(inputs, training=False)
     return [np.asarray(o) for o in (outputs if isinstance(outputs, (list, tuple)) else [outputs])]
@@ -482,7 +522,8 @@ def write_test_files(out_dir: Path) -> list[Path]:
     """Everything the port tests need, in one process: the goldens (to compare with
     the committed ones); a trained keras-bert file with its training config, a
     keras-bert feature model, a keras-transformer and a keras-gpt-2 file without
-    one; and each file's outputs on its probe (``<stem>.outputs.npz``)."""
+    one; a trained file of keras-multi-head's MultiHead wrappers; and each file's
+    outputs on its probe (``<stem>.outputs.npz``)."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = write_goldens(out_dir / "goldens")
     files = (
@@ -490,6 +531,7 @@ def write_test_files(out_dir: Path) -> list[Path]:
         ("bert_features", lambda p: write_bert(p, training_config=False, training=False), bert_probe()[:2]),
         ("transformer", write_transformer, transformer_probe()),
         ("gpt2", write_gpt2, gpt2_probe()),
+        ("multi_head", write_multi_head, multi_head_probe()),
     )
     for stem, write, probe in files:
         path = write(out_dir / f"{stem}.h5")

@@ -38,6 +38,9 @@ use_bias) *called on a list*
 ``ScaledDotProductAttention``   ``ScaledDotProductAttention``
 (return_attention,
 history_only) *on a list*
+``MultiHead`` (layers; every    ``MultiHead`` (``<name>_W``, ``<name>_b``, then
+key of its config: see          each head's weights: ``sub_<i>/kernel`` ->
+:data:`MULTI_HEAD_KEYS`)        ``<head>/kernel``; heads: :data:`MULTI_HEAD_HEADS`)
 ==============================  ==============================================
 
 Recognition and the Keras-2.2 family. The seed classifier's
@@ -130,6 +133,11 @@ CLASSES: dict[str, tuple[frozenset[str], frozenset[str], str]] = {
                            _PROJECTION_KEYS | {"head_num", "activation", "history_only"}, "MultiHeadAttention"),
     "ScaledDotProductAttention": (frozenset({"return_attention", "history_only"}),
                                   frozenset({"return_attention", "history_only"}), "ScaledDotProductAttention"),
+    # keras-multi-head's wrapper. Its `layers` key (the heads, listed) names it;
+    # every other key is then required too (_checked_multi_head), so a look-alike
+    # is refused saying which keys differ.
+    "MultiHead": (frozenset({"layers"}), frozenset({"layers", "hidden_dim", "use_bias", "reg_index", "reg_slice",
+                                                    "reg_factor"}), "MultiHead"),
 }
 
 # Classes whose Keras-2.2 copies are recognised on one-tensor calls: this
@@ -153,6 +161,7 @@ LIBRARY_MODULES: dict[str, str] = {
     "SeqSelfAttention": "keras_self_attention",
     "ScaledDotProductAttention": "keras_self_attention",
     "MultiHeadAttention": "keras_multi_head",
+    "MultiHead": "keras_multi_head",
     "LayerNormalization": "keras_layer_normalization",
     "FeedForward": "keras_position_wise_feed_forward",
     "gelu": "keras_transformer",
@@ -181,7 +190,136 @@ def _weight_names(class_name: str, name: str, config: dict[str, Any]) -> list[st
     return []
 
 
+# --------------------------------------------------------------------------
+# keras-multi-head's MultiHead wrapper
+# --------------------------------------------------------------------------
+
+# Every key keras-multi-head 0.29's MultiHead.get_config writes besides the base keys
+# (no `layer_num`: the heads are listed in `layers`).
+MULTI_HEAD_KEYS = CLASSES["MultiHead"][1]
+
+
+def _with_bias(names: list[str]) -> Callable[[dict[str, Any]], list[str]]:
+    return lambda config: [n for n in names if not n.endswith("bias") or config.get("use_bias", True)]
+
+
+# Data: the head classes a MultiHead may wrap, with their weights in creation order
+# given the head's config. tf_keras saves head i's weights as
+# `<wrapper>/sub_<i>/<weight>`, Keras 3 keeps them as `<wrapper>/<head>/<weight>`:
+# the same <weight> names, the same order. Another class is refused (its weight
+# names are not known here, and pairing by guess could fill the wrong variable).
+MULTI_HEAD_HEADS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
+    "Dense": _with_bias(["kernel", "bias"]),
+    "Conv1D": _with_bias(["kernel", "bias"]),
+    "Conv2D": _with_bias(["kernel", "bias"]),
+    "LSTM": _with_bias(["lstm_cell/kernel", "lstm_cell/recurrent_kernel", "lstm_cell/bias"]),
+    "GRU": _with_bias(["gru_cell/kernel", "gru_cell/recurrent_kernel", "gru_cell/bias"]),
+    "SimpleRNN": _with_bias(["simple_rnn_cell/kernel", "simple_rnn_cell/recurrent_kernel", "simple_rnn_cell/bias"]),
+}
+
+# Head config keys tf_keras writes that Keras 3's built-ins refuse, with the only
+# value that keeps the layer the same (another value is refused).
+MULTI_HEAD_DROPPED_HEAD_KEYS: dict[str, tuple[Any, str]] = {
+    "time_major": (False, "Keras 3's recurrent layers are batch-major, as time_major=False is"),
+    "batch_input_shape": (None, "a head is built by its wrapper, on the shape the wrapper gives it"),
+}
+_RECURRENT = frozenset({"LSTM", "GRU", "SimpleRNN"})
+
+
+def _multi_head_refusal(config: dict[str, Any], what: str) -> PortError:
+    name = str(config.get("name", "?"))
+    return PortError(name, f"layer {name!r} looks like keras-multi-head's MultiHead but {what}; it is another "
+                           "class of that name: rebuild the model in Keras 3 code and pass --model path/to/file.py:factory")
+
+
+def _heads(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The (class name, config) of each head, refused in one line when the list is not the library's."""
+    heads = config.get("layers")
+    if not isinstance(heads, list) or not heads:
+        raise _multi_head_refusal(config, "its 'layers' is not a non-empty list of layer configs")
+    found = []
+    for index, head in enumerate(heads):
+        class_name = head.get("class_name") if isinstance(head, dict) else None
+        head_config = head.get("config") if isinstance(head, dict) else None
+        if not isinstance(head_config, dict) or not isinstance(head_config.get("name"), str):
+            raise _multi_head_refusal(config, f"its head #{index} is not a layer config")
+        if class_name not in MULTI_HEAD_HEADS:
+            raise _multi_head_refusal(config, f"its head {head_config['name']!r} is a {class_name}, which the port "
+                                              f"does not wrap (known heads: {', '.join(MULTI_HEAD_HEADS)})")
+        found.append((class_name, head_config))
+    return found
+
+
+def _is_slice(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 3 and all(v is None or type(v) is int for v in value)
+
+
+def _checked_multi_head(config: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The heads of a MultiHead config whose keys, heads and options are the library's; else one line."""
+    missing = sorted(MULTI_HEAD_KEYS - set(config))
+    if missing:
+        raise _multi_head_refusal(config, f"its config lacks keys the library always writes ({', '.join(missing)})")
+    heads = _heads(config)
+    hidden = config["hidden_dim"]
+    if hidden is not None and not (type(hidden) is int and hidden > 0):
+        raise _multi_head_refusal(config, f"its hidden_dim is {hidden!r}, not a positive int or null")
+    index, slices, factor = config["reg_index"], config["reg_slice"], config["reg_factor"]
+    if index is not None:
+        smallest = min(len(MULTI_HEAD_HEADS[c](h)) for c, h in heads)
+        if not (isinstance(index, list) and all(type(i) is int and 0 <= i < smallest for i in index)):
+            raise _multi_head_refusal(config, f"its reg_index {index!r} is not a list of weight indices of its heads")
+        if not (isinstance(slices, list) and len(slices) == len(index) and all(
+                s is None or _is_slice(s) or (isinstance(s, list) and s and all(map(_is_slice, s))) for s in slices)):
+            raise _multi_head_refusal(config, f"its reg_slice {slices!r} is not one slice list per reg_index")
+        if not (isinstance(factor, list) and len(factor) == len(index)
+                and all(isinstance(f, (int, float)) and not isinstance(f, bool) for f in factor)):
+            raise _multi_head_refusal(config, f"its reg_factor {factor!r} is not one number per reg_index")
+    return heads
+
+
+def _keras3_head(class_name: str, head_config: dict[str, Any], wrapper: dict[str, Any]) -> dict[str, Any]:
+    """One head's legacy config as Keras 3 serializes a built-in layer (``module`` and all).
+
+    Left as data: Keras 3 builds it when the wrapper is built, after every
+    family's fixes (the Keras 2 ``hard_sigmoid`` of a recurrent head is pinned
+    by the built-ins family, which walks nested configs too).
+    """
+    head_config = _pin_gelu(dict(head_config))
+    for key, (keep, _why) in MULTI_HEAD_DROPPED_HEAD_KEYS.items():
+        if key not in head_config:
+            continue
+        value = head_config.pop(key)
+        if value != keep and (key != "time_major" or class_name in _RECURRENT):
+            raise _multi_head_refusal(wrapper, f"its head {head_config['name']!r} has {key}={value!r}, "
+                                               f"which Keras 3 has no equivalent of")
+    return {"module": "keras.layers", "class_name": class_name, "config": head_config, "registered_name": None}
+
+
+def _multi_head_config(config: dict[str, Any]) -> dict[str, Any]:
+    heads = _checked_multi_head(config)
+    return {**config, "layers": [_keras3_head(c, h, config) for c, h in heads]}
+
+
+def _multi_head_rows(name: str, config: dict[str, Any]) -> list[Any]:
+    """The wrapper's projection, then head by head: ``<name>/sub_<i>/<w>`` -> ``<head>/<w>``."""
+    from modern.weight_maps import WeightRule
+
+    heads = _checked_multi_head(config)
+    rows = []
+    if config["hidden_dim"] is not None:
+        rows.append(WeightRule(f"{name}/{name}_W", f"{name}_W"))
+        if config.get("use_bias", True):
+            rows.append(WeightRule(f"{name}/{name}_b", f"{name}_b"))
+    for index, (class_name, head_config) in enumerate(heads):
+        rows += [WeightRule(f"{name}/sub_{index}/{weight}", f"{head_config['name']}/{weight}")
+                 for weight in MULTI_HEAD_HEADS[class_name](head_config)]
+    return rows
+
+
 def _rows(class_name: str) -> Callable[[str, dict[str, Any]], list[Any]]:
+    if class_name == "MultiHead":
+        return _multi_head_rows
+
     def rows(name: str, config: dict[str, Any]) -> list[Any]:
         from modern.weight_maps import WeightRule
 
@@ -221,6 +359,8 @@ def modern_config(class_name: str, config: dict[str, Any]) -> dict[str, Any]:
     config = _pin_gelu(dict(_checked(class_name, config)))
     # Keras 3 takes the length from the input; the port refuses the key.
     config.pop("input_length", None)
+    if class_name == "MultiHead":
+        config = _multi_head_config(config)
     return config
 
 
