@@ -33,7 +33,7 @@ from typing import Any, Callable
 from migrate.weights.errors import PortError
 
 # The family modules, in the order their legacy classes are matched.
-FAMILY_MODULES: tuple[str, ...] = ("keras22", "tutorial", "bert_family", "keras_builtins")
+FAMILY_MODULES: tuple[str, ...] = ("keras22", "tutorial", "xlnet_family", "bert_family", "keras_builtins")
 
 
 def _tensors_per_call(node: Any) -> int:
