@@ -227,7 +227,20 @@ def first_output(value: Any) -> np.ndarray:
 
 
 def predict(model: Any, inputs: Any) -> np.ndarray:
-    return first_output(model(inputs, training=False))
+    """The model's main output on ``inputs``, leaving its state as it was.
+
+    Stateful layers (keras-transformer-xl's ``Memory``, stateful RNNs) write
+    non-trainable state on every call; the porter's probe calls must not
+    change what the ported file holds, nor what the next probe call reads.
+    """
+    from keras import ops
+
+    state = [(v, ops.convert_to_numpy(v)) for v in getattr(model, "non_trainable_variables", ())]
+    try:
+        return first_output(model(inputs, training=False))
+    finally:
+        for variable, value in state:
+            variable.assign(value)
 
 
 def stage_keras_file(
