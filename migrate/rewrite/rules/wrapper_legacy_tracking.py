@@ -411,6 +411,8 @@ def on_class(ctx: FileContext, site: Site) -> cst.ClassDef | None:
     original: cst.ClassDef = site.original
     originals = {m.name.value: m for m in original.body.body if isinstance(m, cst.FunctionDef)}  # type: ignore[union-attr]
     name = info.name
+    accessors = {d.decorator.value.value for m in members if isinstance(m, cst.FunctionDef) for d in m.decorators
+                 if isinstance(d.decorator, cst.Attribute) and isinstance(d.decorator.value, cst.Name)}
     deleted: list[cst.FunctionDef] = []
     kept: list[cst.BaseStatement] = []
     left_out_template = False
@@ -422,7 +424,7 @@ def on_class(ctx: FileContext, site: Site) -> cst.ClassDef | None:
         at = originals.get(method, site.original)
         if method in _PROPERTIES and _is_property(member) and _reads_private(member):
             body = _list_sum(member)
-            if body.plain:
+            if body.plain and method not in accessors:  # a setter of it would lose its property
                 deleted.append(member)
                 if method in _WEIGHT_PROPERTIES and "layer" not in body.containers:
                     left_out_template = True

@@ -169,6 +169,16 @@ def test_unsupported_property_reported_with_what_to_write():
     assert "# TODO(migrate KM320)" in code
 
 
+def test_property_with_a_setter_is_reported():
+    src = HEADS.replace("    @property\n    def losses(self):",
+                        "    @trainable_weights.setter\n    def trainable_weights(self, value):\n"
+                        "        self._frozen = value\n\n    @property\n    def losses(self):")
+    code, findings = rw(src)
+    assert "def trainable_weights(self):" in code and "@trainable_weights.setter" in code
+    open_ = [f for f in _km320(findings) if not f.fixed]
+    assert [f.message.split(" ", 1)[0] for f in open_] == ["HeadsKM320.trainable_weights"]
+
+
 def test_template_used_for_numbers_is_reported():
     """A class that calls its template (not only its copies) needs its weights: the template is not
     left unbuilt; the finding says what to write when the template's weights are not needed."""
