@@ -260,9 +260,8 @@ def _copies_template(build: cst.FunctionDef) -> bool:
         def visit_Call(self, node: cst.Call) -> None:
             nonlocal found
             name = dotted_name(node.func) or ""
-            head = node.func.value if isinstance(node.func, cst.Attribute) else node.func
             copying = (name in _COPY_CALLS and name not in ("type", "isinstance")) or \
-                name.endswith(_COPY_METHODS) or isinstance(head, cst.Call) or \
+                name.endswith(_COPY_METHODS) or isinstance(node.func, cst.Call) or \
                 (isinstance(node.func, cst.Attribute) and node.func.attr.value in _COPY_METHODS)
             if copying and _mentions_template(node):
                 found = True

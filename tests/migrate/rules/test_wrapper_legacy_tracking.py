@@ -192,6 +192,17 @@ def test_template_used_for_numbers_is_reported():
         open_[0].message
 
 
+def test_copy_spellings_and_no_copy():
+    for copy in ("type(self.layer).from_config(base)", "type(self.layer)(**base)", "copy.deepcopy(self.layer)",
+                 "keras.layers.deserialize(keras.layers.serialize(self.layer))"):
+        code, findings = rw("import copy\n" + HEADS.replace("self.layer.__class__.from_config(base)", copy))
+        assert "keras.layers.Layer.build(self, input_shape)" in code and all(f.fixed for f in _km320(findings)), copy
+    code, findings = rw(HEADS.replace("self.layer.__class__.from_config(base)", "keras.layers.Dense(4)"))
+    assert "super(HeadsKM320, self).build(input_shape)" in code
+    open_ = [f for f in _km320(findings) if not f.fixed]
+    assert len(open_) == 1 and "does not visibly copy the template in build()" in open_[0].message
+
+
 def test_per_input_method_still_called_is_reported():
     src = HEADS + "\n    def regularisation(self):\n        return self.get_losses_for(None)\n"
     code, findings = rw(src)
