@@ -482,11 +482,15 @@ def check_request(request: Any, into: str) -> None:
     """Refuse options that do not apply to a port into keras-hub, before any work."""
     if into not in INTO_CHOICES:
         raise PortError("--into", f"unknown target {into!r}; known: {', '.join(INTO_CHOICES)}")
-    for given, option in ((request.model_spec, "--model"), (request.map_name, "--map"),
-                          (request.legacy_spec, "--legacy")):
+    reasons = (
+        (request.model_spec, "--model", "the backbone is built from the file's model_config"),
+        (request.map_name, "--map", "the map is keras-hub's, chosen from the file's layers"),
+        (request.legacy_spec, "--legacy", "--verify runs the library itself from the file's model_config"),
+        (request.report, "--report", "the report describes modern ports; use --dry-run to see the map"),
+    )
+    for given, option, reason in reasons:
         if given:
-            raise PortError(option, "does not apply with --into keras-hub (the backbone is built from the file's "
-                                    "model_config, and --verify runs the library itself)")
+            raise PortError(option, f"does not apply with --into keras-hub ({reason})")
 
 
 def _stage(backbone: Any, spec: HubSpec, request: Any) -> Any:

@@ -192,7 +192,7 @@ def test_what_the_backbone_cannot_express_is_refused_in_one_line(files: Path, tm
 
 
 def test_options_that_do_not_apply_are_refused(files: Path, tmp_path: Path, capsys) -> None:  # noqa: F811
-    for extra in (["--map", "keras22"], ["--verify-training", "1"]):
+    for extra in (["--map", "keras22"], ["--verify-training", "1"], ["--report", str(tmp_path / "r.json")]):
         assert _port(files / "gpt2.h5", tmp_path / "g.keras", *extra) == 2
         assert extra[0] in capsys.readouterr().err
     assert not list(tmp_path.iterdir())
