@@ -302,7 +302,9 @@ def read_spec(source: WeightSource) -> HubSpec:
     if not blocks or blocks != list(range(arch.first_block, arch.first_block + len(blocks))):
         raise PortError(source.path, f"--into keras-hub: the {arch.library} blocks are not numbered "
                                      f"{arch.first_block}..N (found {blocks}); nothing written")
-    config = lambda name: layers.get(name, {}).get("config") or {}  # noqa: E731
+    def config(name: str) -> dict[str, Any]:
+        return layers.get(name, {}).get("config") or {}
+
     heads = {_positive_int(source, arch, arch.attention.format(n=n), config(arch.attention.format(n=n)), "head_num")
              for n in blocks}
     units = {_positive_int(source, arch, arch.feed_forward.format(n=n), config(arch.feed_forward.format(n=n)), "units")
@@ -318,8 +320,13 @@ def read_spec(source: WeightSource) -> HubSpec:
         "num_layers": len(blocks), "num_heads": heads.pop(), "hidden_dim": hidden,
         "intermediate_dim": units.pop(),
         "max_sequence_length": _positive_int(source, arch, arch.position, position, "input_dim"),
-        "dropout": float(config(arch.dropout_layer).get("rate", 0.0)) if arch.dropout_layer else 0.0,
+        "dropout": 0.0,
     }
+    if arch.dropout_layer:
+        rate = config(arch.dropout_layer).get("rate", 0.0)
+        if not isinstance(rate, (int, float)) or isinstance(rate, bool) or not 0.0 <= rate < 1.0:
+            raise _refuse(source, arch, arch.dropout_layer, f"rate={rate!r} is not a dropout rate in [0, 1)")
+        kwargs["dropout"] = float(rate)
     if hidden % kwargs["num_heads"]:
         raise _refuse(source, arch, arch.attention.format(n=blocks[0]),
                       f"head_num {kwargs['num_heads']} does not divide the width {hidden}")
@@ -429,10 +436,10 @@ class Differences:
         legacy = sorted(set(spec.epsilons.values()))
         eps = ", ".join(f"{e:g}" for e in legacy)
         lines = [
-            f"final hidden states, max abs diff against {spec.arch.library} on tf_keras: {self.as_written:.2e} as "
-            f"written; {self.legacy_epsilon:.2e} with the backbone's layer-norm epsilon set to the library's {eps} "
-            f"(so the epsilon, {spec.arch.epsilon:g} in keras-hub, accounts for "
-            f"{max(0.0, self.as_written - self.legacy_epsilon):.2e}; the rest is floating-point order)",
+            (f"final hidden states, max abs diff against {spec.arch.library} on tf_keras: {self.as_written:.2e} as "
+             f"written; {self.legacy_epsilon:.2e} with the backbone's layer-norm epsilon set to the library's {eps} "
+             f"(so the epsilon, {spec.arch.epsilon:g} in keras-hub, accounts for "
+             f"{max(0.0, self.as_written - self.legacy_epsilon):.2e}; the rest is floating-point order)"),
             "gelu: the tanh approximation in both (same function); positions: learned, added, rows 0..T-1 in both",
         ]
         if self.ones_mask is not None:
@@ -493,40 +500,12 @@ def check_request(request: Any, into: str) -> None:
             raise PortError(option, f"does not apply with --into keras-hub ({reason})")
 
 
-def _stage(backbone: Any, spec: HubSpec, request: Any) -> Any:
-    """Save to a temporary file beside OUT, reload (safe mode) and compare; return the staged file."""
-    import keras
-
-    from migrate.weights.errors import one_line
-    from migrate.weights.writer import StagedFile, check_out, drop_temp_file, new_temp_file
-
-    out = Path(request.out)
-    check_out(out, request.force, request.source)
-    temp = new_temp_file(out.parent, f".{out.stem}.", ".keras")
-    try:
-        batch = probe_batch(spec)
-        expected = _sequence_output(backbone, batch)
-        backbone.save(temp)
-        reloaded = keras.saving.load_model(temp, safe_mode=True)
-        diff = float(np.max(np.abs(expected - _sequence_output(reloaded, batch))))
-        if not diff == 0.0:
-            raise PortError(out, f"the saved backbone does not reproduce the ported one (max abs diff {diff:.3g}); "
-                                 "nothing written")
-    except BaseException as exc:
-        drop_temp_file(temp)
-        if isinstance(exc, PortError) or not isinstance(exc, Exception):
-            raise
-        raise PortError(out, f"saving or reloading the backbone failed ({type(exc).__name__}: {one_line(exc)}); "
-                             "nothing written") from exc
-    return StagedFile(temp, out, request.force, request.source, diff)
-
-
 def run_into_keras_hub(request: Any, out: TextIO | None = None) -> Differences | None:
     """``migrate port SOURCE --into keras-hub --to OUT.keras``; raises :class:`PortError` (nothing written)."""
     from migrate.weights.inputs import read_source
     from migrate.weights.plan import apply_plan
     from migrate.weights.quiet import quiet_tensorflow
-    from migrate.weights.writer import check_out
+    from migrate.weights.writer import check_out, stage_keras_file
 
     out = out or sys.stdout
     started = time.perf_counter()
@@ -558,7 +537,10 @@ def run_into_keras_hub(request: Any, out: TextIO | None = None) -> Differences |
             return None
         apply_plan(plan, source.path)
         differences = measure(request, source, spec, backbone) if request.verify else None
-        staged = _stage(backbone, spec, request)
+        # Saved to a temporary file, reloaded in safe mode and compared on
+        # the probe batch before it is moved to OUT.
+        staged = stage_keras_file(backbone, Path(request.out), force=request.force, source=request.source,
+                                  probe=probe_batch(spec))
         try:
             staged.commit()
         except BaseException:

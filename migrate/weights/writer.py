@@ -245,11 +245,13 @@ def predict(model: Any, inputs: Any) -> np.ndarray:
 
 def stage_keras_file(
     model: Any, out: Path, *, force: bool = False, atol: float = 0.0,
-    custom_objects: dict[str, Any] | None = None, source: Path | None = None,
+    custom_objects: dict[str, Any] | None = None, source: Path | None = None, probe: Any = None,
 ) -> StagedFile:
     """Save ``model`` to a temporary file beside ``out``, reload it and compare.
 
     Returns the staged file; the caller commits it (or discards it).
+    ``probe``: the input to compare on (default: :func:`probe_inputs`, which
+    cannot know the value ranges of a model's named inputs, e.g. segment ids).
 
     Raises:
         PortError: OUT is not acceptable (see :func:`check_out`) or the
@@ -264,7 +266,7 @@ def stage_keras_file(
     except OSError as exc:
         raise PortError(out, f"cannot create a temporary file beside it ({exc.strerror or one_line(exc)})") from exc
     try:
-        probe = probe_inputs(model)
+        probe = probe_inputs(model) if probe is None else probe
         expected = predict(model, probe)
         model.save(temp)
         reloaded = keras.saving.load_model(temp, custom_objects=custom_objects, safe_mode=True)

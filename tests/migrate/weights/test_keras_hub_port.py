@@ -33,8 +33,8 @@ def _port(source: Path, out: Path, *extra: str) -> int:
     return migrate_main(["port", str(source), "--into", "keras-hub", "--to", str(out), *extra])
 
 
-def _library_outputs(files: Path, stem: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    with np.load(files / f"{stem}.outputs.npz") as data:
+def _library_outputs(directory: Path, stem: str) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    with np.load(directory / f"{stem}.outputs.npz") as data:
         inputs = [data[k] for k in sorted(data.files) if k.startswith("input_")]
         outputs = [data[k] for k in sorted(data.files) if k.startswith("output_")]
     return inputs, outputs
@@ -140,9 +140,9 @@ def test_keras_gpt2_file_into_gpt2_backbone_with_the_epsilon_measured(files: Pat
 # --------------------------------------------------------------------------
 
 
-def _edited(files: Path, tmp_path: Path, stem: str, edit) -> Path:  # noqa: F811
+def _edited(directory: Path, tmp_path: Path, stem: str, edit) -> Path:
     path = tmp_path / f"{stem}.h5"
-    shutil.copy(files / f"{stem}.h5", path)
+    shutil.copy(directory / f"{stem}.h5", path)
     with h5py.File(path, "r+") as handle:
         config = json.loads(handle.attrs["model_config"])
         edit(config, handle)
