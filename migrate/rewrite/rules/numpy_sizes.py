@@ -42,6 +42,7 @@ import libcst as cst
 
 from migrate.rewrite.context import FileContext
 from migrate.rewrite.hooks import CALL, Hook, Order, RuleSpec, Site
+from migrate.rewrite.names import _ast_dotted
 from migrate.rewrite.symbols import map_name
 
 RULE = "KM321"
@@ -236,16 +237,11 @@ class _Analysis:
         self.int_rebound = any(s is not None and "int" in s.bindings for s in self.scopes.values())
 
     def _numpy(self, func: ast.expr) -> str | None:
-        parts: list[str] = []
-        while isinstance(func, ast.Attribute):
-            parts.append(func.attr)
-            func = func.value
-        if not isinstance(func, ast.Name):
-            return None
-        head = self.imports.get(func.id)
-        if head is None:
-            return None
-        qualified = ".".join([head, *reversed(parts)])
+        """``max`` for ``np.max`` (any alias of ``numpy``), else None."""
+        dotted = _ast_dotted(func)
+        head, _, rest = (dotted or "").partition(".")
+        base = self.imports.get(head)
+        qualified = f"{base}.{rest}" if base and rest else base or ""
         return qualified[len("numpy."):] if qualified.startswith("numpy.") else None
 
     def numpy_scalar(self, node: ast.expr, key: ScopeKey, seen: frozenset[tuple[str, ScopeKey]] = frozenset(),
