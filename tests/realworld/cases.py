@@ -268,9 +268,26 @@ def xlnet(keras: Any) -> Any:
     )
 
 
+def xlnet_pretrain(keras: Any) -> Any:
+    # training=True adds the Input-Mask input (which positions are predicted), the
+    # permutation masks (random only in the training phase: predictions use the identity
+    # order, so both sides compare) and the tied-softmax head over the vocabulary.
+    from keras_xlnet import build_xlnet
+
+    return build_xlnet(
+        units=8, training=True, num_token=TOKENS, num_block=1, num_head=2, hidden_dim=16, batch_size=BATCH,
+        memory_len=MEMORY, target_len=SEQ,
+    )
+
+
 def _xlnet_batch(rng: np.random.Generator) -> Batch:
     tokens, segments = _bert_batch(rng)
     return [tokens, segments, _memory_length()]
+
+
+def _xlnet_pretrain_batch(rng: np.random.Generator) -> Batch:
+    predicted = rng.integers(0, 2, size=(BATCH, SEQ)).astype("float32")
+    return [*_xlnet_batch(rng), predicted]
 
 
 # ---- keras-rectified-adam ------------------------------------------------------------
@@ -318,6 +335,7 @@ CASES: tuple[Case, ...] = (
     Case("keras-bert", "get_model(training=False)", bert_encoder, _bert_batch),
     Case("keras-transformer-xl", "build_transformer_xl", transformer_xl, _transformer_xl_batch),
     Case("keras-xlnet", "build_xlnet(training=False)", xlnet, _xlnet_batch),
+    Case("keras-xlnet", "build_xlnet(training=True)", xlnet_pretrain, _xlnet_pretrain_batch),
     Case("keras-gpt-2", "get_model", gpt_2, _tokens),
     Case("keras-rectified-adam", "RAdam (7 steps)", radam_model, _floats,
          optimizer=("keras_radam:RAdam", {"learning_rate": 0.01})),
