@@ -21,19 +21,7 @@ from tests.realworld.harness import Row, missing, run, table
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(missing() is not None, reason=str(missing()))]
 
 # case key -> why it is still red (kept in step with benchmarks/README.md).
-KNOWN_RED: dict[str, str] = {
-    "keras-multi-head:MultiHead(Dense)": (
-        "load: AttributeError: 'MultiHead' object has no attribute '_trainable_weights' "
-        "[multi_head.py:189]. MultiHead is a Wrapper that overrides the trainable_weights/"
-        "non_trainable_weights/updates/losses properties with Keras 2's private lists "
-        "(self._trainable_weights); Keras 3 keeps no such attributes and tracks the copies itself. "
-        "By hand: delete those four property overrides and get_updates_for/get_losses_for (Keras 3 tracks the "
-        "sublayers in self.layers); not yet a rule. Tried by hand on the rewritten copy, load then fails next "
-        "with 'Weight count mismatch for layer #0 (named heads ...). Layer expects 6 weight(s). Received 4': "
-        "Keras 3's Wrapper also builds and tracks the template layer (self.layer), whose weights Keras 2 did "
-        "not save; the template must be left unbuilt or untracked as well"
-    ),
-}
+KNOWN_RED: dict[str, str] = {}
 
 
 @pytest.fixture(scope="session")
