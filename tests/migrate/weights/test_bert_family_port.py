@@ -280,6 +280,8 @@ def test_each_class_builds_its_port_and_names_the_librarys_weights() -> None:
         "Extract": {"index": 0},
         "MultiHeadAttention": {"head_num": 2, "history_only": True, "use_bias": False},
         "ScaledDotProductAttention": {"return_attention": False, "history_only": True},
+        "MultiHead": {"layers": [{"class_name": "Dense", "config": {"name": "dense_1", "units": 2}}], "hidden_dim": 3,
+                      "use_bias": True, "reg_index": None, "reg_slice": None, "reg_factor": 0.0},
     }
     ours = [legacy for legacy in families.legacy_classes() if families.family_of(legacy) is bert_family.FAMILY]
     assert sorted(legacy.class_name for legacy in ours) == sorted(configs)
@@ -288,8 +290,14 @@ def test_each_class_builds_its_port_and_names_the_librarys_weights() -> None:
         layer = legacy.build(config)
         assert isinstance(layer, getattr(ports, bert_family.CLASSES[legacy.class_name][2]))
         assert layer.name == "layer"
-        for row in legacy.rules("layer", config):
-            assert row.source == f"layer/{row.target}"
+        rows = [(row.source, row.target) for row in legacy.rules("layer", config)]
+        if legacy.class_name == "MultiHead":
+            # Its heads' weights are saved under sub_<i>/ and kept under the head's name.
+            assert rows == [("layer/layer_W", "layer_W"), ("layer/layer_b", "layer_b"),
+                            ("layer/sub_0/kernel", "dense_1/kernel"), ("layer/sub_0/bias", "dense_1/bias")]
+            continue
+        for source, target in rows:
+            assert source == f"layer/{target}"
     feed_forward = next(legacy for legacy in ours if legacy.class_name == "FeedForward")
     assert feed_forward.build({"name": "ff", **configs["FeedForward"]}).activation is ports.gelu_tanh
     assert [r.target for r in next(l for l in ours if l.class_name == "MultiHeadAttention").rules(
