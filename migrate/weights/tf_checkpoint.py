@@ -22,9 +22,9 @@ does), or a SavedModel directory (its ``variables/variables`` bundle).
 from __future__ import annotations
 
 import glob
+from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -205,6 +205,8 @@ def restrict_to_root(source: WeightSource, root: str) -> WeightSource:
     ``--root generator``); the other optimizers' state is dropped, as it is
     when not ported. Names are kept as they are: a plan strips the prefix.
     """
+    from migrate.weights.plan import METRIC_DROPPED, metric_state
+
     if not root:
         return source
     prefix = f"{root}/"
@@ -215,11 +217,11 @@ def restrict_to_root(source: WeightSource, root: str) -> WeightSource:
     used = _optimizer_names(own_names)
     optimizer_weights = [
         w for w in source.optimizer_weights
-        if w.name in own_names or (_SLOT_MARK not in w.name
-                              and (w.name.startswith(prefix) or any(w.name.startswith(f"{name}/") for name in used)))
+        # Its own slots, then the variables of its optimizers (counter,
+        # hyper-parameters) or of one saved inside it (root/optimizer/...).
+        if w.name in own_names or (_SLOT_MARK not in w.name and (
+            w.name.startswith(prefix) or any(w.name.startswith(f"{name}/") for name in used)))
     ]
-    from migrate.weights.plan import METRIC_DROPPED, metric_state
-
     metrics = metric_state(w.name for w in source.weights)
     why = dict(source.metadata.get("dropped_why", {}))
     why.update({w.name: METRIC_DROPPED if w.name in metrics else f"another saved object; the model is {root!r}"

@@ -59,7 +59,7 @@ def files() -> Path:
         env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3", "CUDA_VISIBLE_DEVICES": "-1"}
         env.pop("KERAS_BACKEND", None)
         done = subprocess.run([sys.executable, "-m", "tests.migrate.weights.multi_model_legacy", str(partial)],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
         assert done.returncode == 0, done.stderr[-3000:]
         shutil.rmtree(out, ignore_errors=True)
         partial.rename(out)
