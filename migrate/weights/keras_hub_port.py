@@ -219,6 +219,7 @@ class HubSpec:
     epsilons: dict[str, float]  # backbone layer-norm path -> legacy epsilon
     pooled: bool
     inputs: list[tuple[str, int | None]]  # legacy input layers: name, fixed length
+    mask_zero: bool  # the legacy token embedding masks id 0 (keras-bert), so padding is id 0
 
 
 def require_keras_hub(path: object) -> None:
@@ -344,7 +345,7 @@ def read_spec(source: WeightSource) -> HubSpec:
         shape = config(item[0]).get("batch_input_shape") or [None, None]
         inputs.append((str(item[0]), shape[1] if len(shape) > 1 and isinstance(shape[1], int) else None))
     pooled = arch.pooler is not None and arch.pooler[0] in layers
-    return HubSpec(arch, blocks, kwargs, epsilons, pooled, inputs)
+    return HubSpec(arch, blocks, kwargs, epsilons, pooled, inputs, config(arch.token).get("mask_zero") is True)
 
 
 def build_backbone(spec: HubSpec) -> Any:
@@ -379,18 +380,19 @@ def plan_into(source: WeightSource, spec: HubSpec, backbone: Any) -> tuple[Any, 
 
 
 def probe_batch(spec: HubSpec) -> dict[str, np.ndarray]:
-    """A fixed batch: token ids (BERT: the second row ends in padding), segments, mask."""
+    """A fixed batch: token ids (the second row ends in padding where id 0 is masked), segments, mask."""
     rng = np.random.default_rng(PROBE_SEED)
     fixed = next((length for _, length in spec.inputs if length), None)
     length = fixed or min(8, spec.kwargs["max_sequence_length"])
     tokens = rng.integers(1, spec.kwargs["vocabulary_size"], size=(2, length)).astype("int32")
     batch: dict[str, np.ndarray] = {"token_ids": tokens}
-    if spec.arch.segment:
+    if spec.mask_zero:
         tokens[1, length - max(1, length // 4):] = 0
+    if spec.arch.segment:
         segments = np.zeros_like(tokens)
         segments[:, length // 2:] = 1
         batch["segment_ids"] = segments
-    batch["padding_mask"] = (tokens != 0).astype("int32")
+    batch["padding_mask"] = (tokens != 0 if spec.mask_zero else np.ones_like(tokens)).astype("int32")
     return batch
 
 
@@ -442,12 +444,12 @@ class Differences:
              f"{max(0.0, self.as_written - self.legacy_epsilon):.2e}; the rest is floating-point order)"),
             "gelu: the tanh approximation in both (same function); positions: learned, added, rows 0..T-1 in both",
         ]
-        if self.ones_mask is not None:
-            lines.append(f"padding: pass padding_mask = token_ids != 0 (keras-bert masks token id 0 itself); with a "
-                         f"mask of ones this padded batch differs by {self.ones_mask:.2e}")
+        if spec.mask_zero and self.ones_mask is not None:
+            lines.append(f"padding: pass padding_mask = token_ids != 0 ({spec.arch.library} masks token id 0 "
+                         f"itself); with a mask of ones this padded batch differs by {self.ones_mask:.2e}")
         else:
-            lines.append("padding: keras-gpt-2 has no padding mask (causal only); pass padding_mask of ones "
-                         "for the same function")
+            lines.append(f"padding: {spec.arch.library}'s token embedding masks nothing (mask_zero off); pass a "
+                         "padding_mask of ones for the same function")
         return lines
 
 
@@ -468,7 +470,7 @@ def measure(request: Any, source: WeightSource, spec: HubSpec, backbone: Any) ->
     finally:
         _set_epsilons(backbone, spec.arch.epsilon)
     ones_mask = None
-    if spec.arch.segment and (batch["token_ids"] == 0).any():
+    if spec.mask_zero:
         ones = {**batch, "padding_mask": np.ones_like(batch["padding_mask"])}
         ones_mask = float(np.max(np.abs(_sequence_output(backbone, ones) - expected)))
     differences = Differences(float(np.max(np.abs(as_written - expected))),
