@@ -515,13 +515,15 @@ def run_into_keras_hub(request: Any, out: TextIO | None = None) -> Differences |
         check_out(request.out, request.force, request.source)
     require_keras_hub(request.source)
     with read_source(request.source, request.max_weight_bytes) as source:
+        # Keras (and TensorFlow under it) from here on: the config check needs
+        # Keras's class names.
+        quiet_tensorflow()
         spec = read_spec(source)
         if source.optimizer_weights and not request.no_optimizer and not request.dry_run:
             raise PortError(source.path, f"--into keras-hub: the file holds optimizer state "
                                          f"({len(source.optimizer_weights)} arrays) and a backbone is saved without "
                                          "its heads and uncompiled; pass --no-optimizer to drop it (or port it with "
                                          "the modern layers: migrate port FILE --to OUT.keras)")
-        quiet_tensorflow()
         backbone = build_backbone(spec)
         plan, dropped, initial = plan_into(source, spec, backbone)
         arguments = ", ".join(f"{k}={v}" for k, v in spec.kwargs.items())

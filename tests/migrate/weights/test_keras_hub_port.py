@@ -106,6 +106,19 @@ def test_keras_bert_feature_file_keeps_the_pooler_initial_and_says_so(files: Pat
     assert as_written <= ATOL < ones
 
 
+def test_keras_224_era_keras_bert_file_ports_the_same(files: Path, tmp_path: Path) -> None:  # noqa: F811
+    """The feature file in the layout standalone Keras 2.2.4 wrote (issue 15 item 4)."""
+    from legacy_ref.artefacts import keras224_layout
+
+    source = keras224_layout.rewrite(files / "bert_features.h5", tmp_path / "bert224.h5")
+    assert _port(source, tmp_path / "bert224.keras") == 0
+    backbone = keras.saving.load_model(tmp_path / "bert224.keras", safe_mode=True)
+    (tokens, segments), (hidden,) = _library_outputs(files, "bert_features")
+    batch = {"token_ids": tokens.astype("int32"), "segment_ids": segments.astype("int32"),
+             "padding_mask": (tokens != 0).astype("int32")}
+    assert _diff(backbone(batch, training=False)["sequence_output"], hidden) <= ATOL
+
+
 def test_keras_gpt2_file_into_gpt2_backbone_with_the_epsilon_measured(files: Path, tmp_path: Path,  # noqa: F811
                                                                      capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "gpt2.keras"
