@@ -4,6 +4,7 @@ Run on tf_keras, in a process of its own, with the published libraries importabl
 
     TF_USE_LEGACY_KERAS=1 python -m legacy_ref.artefacts.xlnet_family goldens [--out tests/goldens/xlnet_family]
     TF_USE_LEGACY_KERAS=1 python -m legacy_ref.artefacts.xlnet_family test-files DIR
+    TF_USE_LEGACY_KERAS=1 python -m legacy_ref.artefacts.xlnet_family file xlnet_pretrain_trained DIR
 
 As for the bert family (:mod:`legacy_ref.artefacts.bert_family`, whose
 library-path handling this reuses): ``TF_USE_LEGACY_KERAS=1`` because the
@@ -23,9 +24,10 @@ libraries write ``from tensorflow import keras``, the libraries come from
 weights (``Memory``'s state included) and saves the case with the
 library's version (``tests/goldens/xlnet_family/<case>.npz``).
 ``test-files`` saves tiny ``build_xlnet`` models as full-model HDF5 files
-(several sizes, with and without a training config, ``training=False`` and
+(two sizes, with and without a training config, ``training=False`` and
 ``training=True``) with the library's outputs on two consecutive probe
-calls (the second reads the memory the first wrote).
+calls (the second reads the memory the first wrote); ``file`` saves one of
+:data:`FILES`, the trained ``training=True`` one included.
 """
 
 from __future__ import annotations
@@ -354,25 +356,30 @@ def legacy_outputs(path: Path, batches: list[list[np.ndarray]]) -> list[np.ndarr
 FILES: dict[str, dict[str, Any]] = {
     "xlnet_bi_trained": dict(size="bi", training=False, training_config=True),
     "xlnet_uni": dict(size="uni", training=False, training_config=False),
-    "xlnet_pretrain_trained": dict(size="bi", training=True, training_config=True),
     "xlnet_pretrain": dict(size="uni", training=True, training_config=False),
+    # Not among the test files (its training steps on tf_keras cost the most): `file xlnet_pretrain_trained DIR`.
+    "xlnet_pretrain_trained": dict(size="bi", training=True, training_config=True),
 }
+TEST_FILES = ("xlnet_bi_trained", "xlnet_uni", "xlnet_pretrain")
+
+
+def write_file(out_dir: Path, stem: str) -> Path:
+    """One of :data:`FILES` as ``<stem>.h5``, with ``<stem>.outputs.npz`` (the inputs and outputs of two calls)."""
+    spec = FILES[stem]
+    path = write_xlnet(out_dir / f"{stem}.h5", spec["size"], training=spec["training"],
+                       training_config=spec["training_config"])
+    batches = probes(spec["size"], spec["training"])
+    outputs = legacy_outputs(path, batches)
+    np.savez(out_dir / f"{stem}.outputs.npz",
+             **{f"call{c}_input_{i}": a for c, batch in enumerate(batches) for i, a in enumerate(batch)},
+             **{f"call{c}_output": y for c, y in enumerate(outputs)})
+    return path
 
 
 def write_test_files(out_dir: Path) -> list[Path]:
-    """The goldens (to compare with the committed ones) and each file with ``<stem>.outputs.npz``."""
+    """The goldens (to compare with the committed ones) and :data:`TEST_FILES`."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    paths = write_goldens(out_dir / "goldens")
-    for stem, spec in FILES.items():
-        path = write_xlnet(out_dir / f"{stem}.h5", spec["size"], training=spec["training"],
-                           training_config=spec["training_config"])
-        batches = probes(spec["size"], spec["training"])
-        outputs = legacy_outputs(path, batches)
-        np.savez(out_dir / f"{stem}.outputs.npz",
-                 **{f"call{c}_input_{i}": a for c, batch in enumerate(batches) for i, a in enumerate(batch)},
-                 **{f"call{c}_output": y for c, y in enumerate(outputs)})
-        paths.append(path)
-    return paths
+    return write_goldens(out_dir / "goldens") + [write_file(out_dir, stem) for stem in TEST_FILES]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -385,11 +392,17 @@ def main(argv: list[str] | None = None) -> int:
     goldens.add_argument("--out", type=Path, default=DEFAULT_OUT)
     test_files = sub.add_parser("test-files", help="goldens, build_xlnet files and their outputs, for the port tests")
     test_files.add_argument("out", type=Path)
+    one_file = sub.add_parser("file", help="one build_xlnet file and its outputs")
+    one_file.add_argument("stem", choices=sorted(FILES))
+    one_file.add_argument("out", type=Path)
     args = parser.parse_args(argv)
     use_libraries(args.legacy_path)
     if args.what == "goldens":
         for path in write_goldens(args.out):
             print(f"wrote {path} ({path.stat().st_size} bytes)")
+    elif args.what == "file":
+        args.out.mkdir(parents=True, exist_ok=True)
+        print(f"wrote {write_file(args.out, args.stem)}")
     else:
         write_test_files(args.out)
         print(f"wrote {args.out}")
