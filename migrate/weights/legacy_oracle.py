@@ -51,18 +51,45 @@ def _checkpoint_root(source: WeightSource) -> str:
     return heads.pop()
 
 
-def _restore(model: Any, source: WeightSource) -> None:
+def _checkpoint_holding(model: Any, root: str) -> Any:
+    """A ``tf.train.Checkpoint`` that holds ``model`` where the saved object ``root`` was.
+
+    ``root`` is the port's choice (``--root``, or the one candidate): ``""`` for the
+    checkpoint's root object itself, ``name`` or a nested ``outer/inner`` path
+    (each level another object, as ``tf.train.Checkpoint(outer=Checkpoint(inner=m))``
+    or an object tracking the model under that attribute name). Restoring reads only
+    the objects on that path, so the other models a checkpoint holds (a GAN's
+    discriminator) are not needed to verify the generator.
+    """
     import tensorflow as tf
 
+    if not root:
+        return tf.train.Checkpoint(root=model)
+    holder: Any = model
+    for part in reversed(root.split("/")):
+        if part in {"root", "save_counter"}:
+            raise PortError("", f"--verify: unexpected checkpoint root {root!r}")
+        holder = tf.train.Checkpoint(**{part: holder})
+    return holder
+
+
+def _restore(model: Any, source: WeightSource, root: str | None = None) -> None:
     if source.format == "savedmodel":
         # A SavedModel's variables hang off the saved model itself, which is
         # how tf_keras's own load_weights reads a TF-format prefix.
         status, what = model.load_weights(source.path), "SavedModel"
     else:
-        root = _checkpoint_root(source)
-        if root in {"root", "save_counter"}:
-            raise PortError(source.path, f"--verify: unexpected checkpoint root {root!r}")
-        status, what = tf.train.Checkpoint(**{root: model}).restore(source.path), "checkpoint"
+        # The parent chose the saved object (``--root``); without its choice the one
+        # top-level object is the model.
+        root = _checkpoint_root(source) if root is None else root
+        try:
+            holder = _checkpoint_holding(model, root)
+        except PortError as exc:
+            raise PortError(source.path, exc.detail) from exc
+        # ``read``, not ``restore``: restore also creates the holder's own save counter,
+        # which a checkpoint written with ``Checkpoint.write`` lacks, and the match
+        # check below would then fail on our variable, not the user's.
+        status, what = holder.read(source.path), "checkpoint"
     try:
         status.assert_existing_objects_matched()
     except AssertionError as exc:
@@ -167,8 +194,12 @@ def _layer_output(model: Any, layer: str | None, source: WeightSource) -> Any:
 
 
 def legacy_outputs_here(source: WeightSource, legacy_spec: str | None, probe: Any,
-                        output_layer: str | None = None) -> np.ndarray:
-    """The legacy model's main output (or ``output_layer``'s) on ``probe``, computed on tf_keras in this process."""
+                        output_layer: str | None = None, root: str | None = None) -> np.ndarray:
+    """The legacy model's main output (or ``output_layer``'s) on ``probe``, computed on tf_keras in this process.
+
+    ``root``: the saved object of a TF checkpoint that is the model, as the port
+    resolved it (``None``: guessed from the checkpoint, as for a single model).
+    """
     if legacy_spec:
         from migrate.weights.inputs import call_factory, load_factory
 
@@ -179,7 +210,7 @@ def legacy_outputs_here(source: WeightSource, legacy_spec: str | None, probe: An
         if source.format.startswith("keras-h5"):
             model.load_weights(source.path)
         else:
-            _restore(model, source)
+            _restore(model, source, root)
         return _call_legacy(model, probe)
     if source.model_config is not None:
         return _call_legacy(_layer_output(_from_model_config(source), output_layer, source), probe)
@@ -189,7 +220,7 @@ def legacy_outputs_here(source: WeightSource, legacy_spec: str | None, probe: An
         model = family.legacy_checkpoint_model(source) if family.legacy_checkpoint_model else None
         if model is not None:
             _call_legacy(model, probe)
-            _restore(model, source)
+            _restore(model, source, root)
             return _call_legacy(model, probe)
     raise PortError(
         source.path,
@@ -213,7 +244,8 @@ def main(argv: list[str] | None = None) -> int:
             arrays = [data[f"probe_{i}"] for i in range(int(data["count"]))]
         probe: Any = arrays if request["probe_is_list"] else arrays[0]
         with read_source(Path(request["source"]), int(request["max_weight_bytes"])) as source:
-            outputs = legacy_outputs_here(source, request.get("legacy_spec"), probe, request.get("output_layer"))
+            outputs = legacy_outputs_here(source, request.get("legacy_spec"), probe, request.get("output_layer"),
+                                          request.get("root"))
         np.savez(workdir / OUTPUTS, outputs=outputs)
         return 0
     except PortError as exc:

@@ -81,6 +81,8 @@ def legacy_outputs(request: Any, source: WeightSource, probe: Any, output_layer:
             "max_weight_bytes": request.max_weight_bytes,
             "probe_is_list": isinstance(probe, list),
             "output_layer": output_layer,
+            # The saved object the port chose (--root): the child restores only it.
+            "root": source.metadata.get("root"),
         }))
         completed = subprocess.run(
             [sys.executable, "-m", "migrate.weights.legacy_oracle", str(work)],

@@ -113,6 +113,22 @@ def main(out: Path) -> None:
     np.savez(out / "outputs.npz", **probe, **outputs)
 
 
+def legacy_model(name: str):
+    """The tf_keras model ``name`` (untrained: ``migrate port --verify`` restores it from the checkpoint)."""
+    import tf_keras
+
+    generator, discriminator, encoder, decoder = _models(tf_keras)
+    return {"generator": generator, "discriminator": discriminator, "encoder": encoder, "decoder": decoder}[name]
+
+
+def legacy_generator():
+    return legacy_model("generator")
+
+
+def legacy_encoder():
+    return legacy_model("encoder")
+
+
 if __name__ == "__main__":
     assert os.environ.get("TF_USE_LEGACY_KERAS") == "1", "run on tf_keras: TF_USE_LEGACY_KERAS=1"
     main(Path(sys.argv[1]))

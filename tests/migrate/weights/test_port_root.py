@@ -32,6 +32,7 @@ from migrate.weights.plan import metric_state
 ROOT = Path(__file__).resolve().parents[3]
 SCRIPT = Path(__file__).resolve().parent / "multi_model_legacy.py"
 FACTORIES = "tests.migrate.weights.multi_model_factories"
+LEGACY = "tests.migrate.weights.multi_model_legacy"
 CACHE = Path(sys.prefix) / "multi-model-checkpoints"
 # float32 Dense/BatchNormalization on the same CPU: the ports reproduce the
 # saving process's predictions to rounding.
@@ -131,6 +132,23 @@ def test_encoder_and_decoder_port_by_nested_root_and_their_metric_state_is_dropp
     assert why[f"autoencoder/{root}/loss_tracker/total"] == why[f"autoencoder/{root}/loss_tracker/count"] == "metric state"
     assert why["autoencoder/decoder/loss_tracker/total" if root == "encoder" else
                "autoencoder/encoder/loss_tracker/total"] == "metric state"
+
+
+@pytest.mark.parametrize("checkpoint, root, factory", [
+    ("gan", "generator", "generator"),
+    ("autoencoder", "autoencoder/encoder", "encoder"),
+])
+def test_verify_restores_only_the_chosen_root_in_the_legacy_child(files: Path, tmp_path: Path, checkpoint: str,
+                                                                  root: str, factory: str,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """``--verify`` with ``--root``: the tf_keras child restores the same saved object (nested paths too)."""
+    out = tmp_path / f"{factory}.keras"
+    code = _port(files / checkpoint / "ckpt-1", out, "--model", f"{FACTORIES}:{factory}", "--root", root,
+                 "--no-optimizer", "--verify", "--legacy", f"{LEGACY}:legacy_{factory}")
+    summary = capsys.readouterr()
+    assert code == 0, summary.err
+    assert "verified max abs diff" in summary.out and f"saved object {root!r}" in summary.out, summary.out
+    assert out.exists()
 
 
 @pytest.mark.parametrize("checkpoint, factory, candidates", [
