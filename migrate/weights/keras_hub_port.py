@@ -496,6 +496,7 @@ def check_request(request: Any, into: str) -> None:
         (request.map_name, "--map", "the map is keras-hub's, chosen from the file's layers"),
         (request.legacy_spec, "--legacy", "--verify runs the library itself from the file's model_config"),
         (request.report, "--report", "the report describes modern ports; use --dry-run to see the map"),
+        (getattr(request, "root", None), "--root", "it picks a model in a TF checkpoint; the source is an HDF5 file"),
     )
     for given, option, reason in reasons:
         if given:

@@ -64,6 +64,13 @@ def test_trained_keras_bert_file_into_bert_backbone(files: Path, tmp_path: Path,
     print(report)
     assert "keras_hub.models.BertBackbone(vocabulary_size=20, num_layers=2, num_heads=2, hidden_dim=8" in report
     assert "verified: the map reproduces keras-bert within" in report
+    # The figures --verify prints: the hidden states as written and at the
+    # library's epsilon (both within --atol for BERT), and the padding-mask cause.
+    line = next(line for line in report.splitlines() if "final hidden states" in line)
+    as_written, matched = (float(x) for x in line.split("on tf_keras: ")[1].replace(" as written; ", " ").split()[:2])
+    assert as_written <= ATOL and matched <= ATOL
+    padding = next(line for line in report.splitlines() if line.startswith("note: padding:"))
+    assert float(padding.rsplit("differs by ", 1)[1]) > ATOL
     with h5py.File(files / "bert_train.h5", "r") as handle:
         group = handle["model_weights"]
         heads = [f"{layer}/{name}" for layer in ("MLM-Dense", "MLM-Norm", "MLM-Sim", "NSP")
@@ -121,16 +128,13 @@ def test_keras_224_era_keras_bert_file_ports_the_same(files: Path, tmp_path: Pat
 
 def test_keras_gpt2_file_into_gpt2_backbone_with_the_epsilon_measured(files: Path, tmp_path: Path,  # noqa: F811
                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --verify (the keras-bert test runs the oracle child; one child fits the
+    test-time budget): the library's own outputs, made with the file, are the reference."""
     out = tmp_path / "gpt2.keras"
-    assert _port(files / "gpt2.h5", out, "--verify", "--legacy-path", str(LIBRARIES)) == 0
+    assert _port(files / "gpt2.h5", out) == 0
     report = capsys.readouterr().out
-    print(report)
     assert "keras_hub.models.GPT2Backbone(vocabulary_size=20, num_layers=2, num_heads=2, hidden_dim=8, " \
            "intermediate_dim=32, max_sequence_length=16, dropout=0.0)" in report
-    line = next(line for line in report.splitlines() if "final hidden states" in line)
-    as_written, matched = (float(x) for x in
-                           line.split("on tf_keras: ")[1].replace(" as written; ", " ").split()[:2])
-    assert matched <= ATOL and as_written > matched  # keras-hub's 1e-5 epsilon is a real difference
     # keras-gpt-2's tied output (EmbeddingSim: softmax of h @ E^T) is
     # GPT2CausalLM's reverse embedding: the library's own probabilities
     # (computed when the file was made) from the backbone.
@@ -145,7 +149,7 @@ def test_keras_gpt2_file_into_gpt2_backbone_with_the_epsilon_measured(files: Pat
     written = _diff(probabilities_of(backbone), probabilities)
     exact = _diff(probabilities_of(_with_epsilon(backbone, 1e-14)), probabilities)
     print(f"keras-gpt-2 output: max abs diff {written:.2e} as written, {exact:.2e} at the library's epsilon")
-    assert exact <= ATOL and written > exact
+    assert exact <= ATOL and written > exact  # keras-hub's 1e-5 epsilon is a real difference
 
 
 # --------------------------------------------------------------------------
