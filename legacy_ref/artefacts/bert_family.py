@@ -320,6 +320,8 @@ def make_multi_head_case(name: str, spec: dict[str, Any]) -> Any:
         weights[key] = variable.numpy()
     feeds = [x] + ([mask] if mask is not None else [])
     result = {"y": model(feeds, training=False).numpy()}
+    # What a train step sees after its forward call: the library's term is gone by then.
+    losses_after_a_call = len(model.losses)
     out_mask = layer.compute_mask(tf.constant(x), None if mask is None else tf.constant(mask))
     if out_mask is not None:
         result["mask"] = np.asarray(out_mask)
@@ -337,6 +339,7 @@ def make_multi_head_case(name: str, spec: dict[str, Any]) -> Any:
         "mask": spec.get("mask"),
         "weight_order": list(weights),
         "head_names": [head.name for head in layer.layers],
+        "library_losses_after_a_call": losses_after_a_call,
     }
     used = {spec["inputs"]} | ({spec["mask"]} if spec.get("mask") else set())
     return GoldenCase(config=config, inputs={k: arrays[k] for k in sorted(used)}, weights=weights, outputs=result)

@@ -85,7 +85,9 @@ def test_matches_library_golden_in_the_librarys_weight_order(case):
         expected = float(golden.outputs["loss"])
         DIFFS[f"{case}:loss"] = assert_matches_golden(layer.regularization_term(), golden.outputs["loss"],
                                                       atol=1e-5 * max(1.0, abs(expected)), what=f"{case} loss")
-        # As the library's layer in training: the term is not a loss by default.
+        # As the library's layer in training (on tf_keras its term is gone from the
+        # model's losses once the model has been called): not a loss by default.
+        assert golden.config["library_losses_after_a_call"] == 0
         assert layer.losses == []
     else:
         assert float(ops.convert_to_numpy(layer.regularization_term())) == 0.0
