@@ -45,8 +45,10 @@ from migrate.weights.errors import PortError
 from migrate.weights.optimizer_tables import KERAS_SCHEDULES, OPTIMIZERS, OptimizerRow, row_for
 from migrate.weights.source import SourceWeight, WeightSource
 
-# <variable path>/.OPTIMIZER_SLOT/<optimizer attribute>/<slot>
-_SLOT_KEY = re.compile(r"^(?P<var>.+)/\.OPTIMIZER_SLOT/(?P<opt>[^/]+)/(?P<slot>[^/]+)$")
+# <variable path>/.OPTIMIZER_SLOT/<optimizer path>/<slot>; the optimizer path has
+# several parts when the optimizer is tracked under the model
+# (``tf.train.Checkpoint(model=compiled)``: ``.../.OPTIMIZER_SLOT/model/optimizer/m``).
+_SLOT_KEY = re.compile(r"^(?P<var>.+?)/\.OPTIMIZER_SLOT/(?P<opt>.+)/(?P<slot>[^/]+)$")
 # Hyper-parameters tf_keras' OptimizerV2 checkpoints as variables; compared
 # with the Keras 3 optimizer's (float32 rounding allowed).
 _CHECKPOINT_HYPERS = ("learning_rate", "beta_1", "beta_2", "rho", "momentum", "decay")

@@ -29,6 +29,15 @@ def discriminator() -> keras.Model:
     return keras.Model(inputs, keras.layers.Dense(1, name="score")(hidden), name="discriminator")
 
 
+def discriminator_compiled() -> keras.Model:
+    """The discriminator compiled as the legacy program compiled it (Adam 1e-2)."""
+    from modern.optimizers import LegacyAdam
+
+    model = discriminator()
+    model.compile(optimizer=LegacyAdam(1e-2), loss="binary_crossentropy")
+    return model
+
+
 @keras.saving.register_keras_serializable(package="multi_model_test")
 class Encoder(keras.Model):
     def __init__(self, **kwargs):

@@ -15,6 +15,8 @@ It writes, after two real training steps with the legacy Adam:
   objects of a nested checkpoint (``autoencoder/encoder``, ``autoencoder/decoder``);
 * ``discriminator.h5``: the discriminator as a full-model HDF5 file compiled
   with metrics (``accuracy``, ``AUC``), i.e. with a ``training_config``;
+* ``tracked/ckpt-1``: the same compiled discriminator in ``tf.train.Checkpoint(model=...)``,
+  its optimizer tracked under the model (``model/optimizer``);
 * ``outputs.npz``: the probe inputs and each model's predictions, in this
   process, as saved: what the ports must reproduce.
 """
@@ -108,6 +110,9 @@ def main(out: Path) -> None:
                           metrics=["accuracy", tf_keras.metrics.AUC(name="auc")])
     discriminator.train_on_batch(real, (real[:, :1] > 0).astype("float32"))
     discriminator.save(str(out / "discriminator.h5"), save_format="h5")
+    # The compiled model's optimizer is tracked under it (``model/optimizer/...``, slots
+    # at ``<var>/.OPTIMIZER_SLOT/model/optimizer/m``): a checkpoint of the model alone.
+    tf.train.Checkpoint(model=discriminator).write(str(out / "tracked" / "ckpt-1"))
 
     outputs["discriminator_h5"] = discriminator(probe["features"], training=False).numpy()
     np.savez(out / "outputs.npz", **probe, **outputs)

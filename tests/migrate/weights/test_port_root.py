@@ -151,6 +151,19 @@ def test_verify_restores_only_the_chosen_root_in_the_legacy_child(files: Path, t
     assert out.exists()
 
 
+def test_an_optimizer_tracked_under_the_model_resumes(files: Path, tmp_path: Path) -> None:
+    """``tf.train.Checkpoint(model=compiled)``: slots at ``<var>/.OPTIMIZER_SLOT/model/optimizer/m``."""
+    out, report = tmp_path / "d.keras", tmp_path / "report.json"
+    assert _port(files / "tracked" / "ckpt-1", out, "--model", f"{FACTORIES}:discriminator_compiled",
+                 "--report", report) == 0
+    data = json.loads(report.read_text())
+    expected = np.load(files / "outputs.npz")
+    assert float(np.max(np.abs(_predict(out, expected["features"]) - expected["discriminator_h5"]))) <= ATOL
+    assert data["optimizer"]["step"] == 1
+    assert len(data["optimizer"]["slots"]) == 8  # m and v of the 4 trainable variables
+    assert all("/.OPTIMIZER_SLOT/model/optimizer/" in s["source"] for s in data["optimizer"]["slots"])
+
+
 @pytest.mark.parametrize("checkpoint, factory, candidates", [
     ("gan", "generator", "discriminator, generator"),
     ("autoencoder", "encoder", "autoencoder/decoder, autoencoder/encoder"),
