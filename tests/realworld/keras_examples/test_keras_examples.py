@@ -44,15 +44,15 @@ _NO_IMAGE_DATA_GENERATOR = (
     "has none, and its Random* augmentation layers draw other numbers, so no rewrite keeps the batches: KM323 "
     "reports the call with the Keras 3 code for its own arguments (a keras.Sequential of RandomTranslation/"
     "RandomFlip applied to each batch of a keras.utils.PyDataset in place of datagen.flow); "
-    "test_suggested_fixes.py puts that code in (with the hand edits other findings ask for, listed there) and the "
-    "script then matches the oracle (1e-5), trains and reloads"
+    "test_suggested_fixes.py puts that code into cifar10_cnn (with the hand edits other findings ask for, listed "
+    "there) and the script then matches the oracle (1e-5), trains and reloads"
 )
 _SYMBOLIC_ADD_LOSS = (
     "script: NotImplementedError [functional.py:392] at vae.add_loss(vae_loss): Keras 3 has no add_loss on a "
     "functional model. Not mechanical (the loss spans several statements and the encoder's graph): KM322 reports "
     "it with the code to write (an AddLoss layer whose call does self.add_loss, on the rebuilt model's output); "
-    "test_suggested_fixes.py puts that code in: the legacy weights load, it trains and reloads (its outputs are "
-    "samples of z, comparable with nothing)"
+    "test_suggested_fixes.py puts that code into variational_autoencoder: the legacy weights load, it trains and "
+    "reloads (its outputs are samples of z, comparable with nothing)"
 )
 
 # example -> why it is still red (kept in step with benchmarks/README.md).

@@ -3,7 +3,8 @@
 Five of Keras 2.2.4's examples stay red after ``migrate rewrite`` because what they do
 has no mechanical Keras 3 form: the two VAEs add a symbolic loss to a functional model
 (KM322), the three CIFAR-10 scripts augment with ``ImageDataGenerator`` (KM323). Their
-findings say what to write instead. Here that code is put into the rewritten scripts, as
+findings say what to write instead. Here that code is put into one rewritten script of
+each kind (variational_autoencoder, cifar10_cnn; see ``VAES``/``CIFAR``), as
 a user following the findings would (the VAE's loss statements move into the ``AddLoss``
 layer the finding describes; the CIFAR scripts get the finding's own ``augment = ...``
 line and the ``PyDataset`` it describes), and the scripts run on Keras 3 in one process of
@@ -49,8 +50,12 @@ from tests.realworld.keras_examples import harness
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(harness.missing() is not None, reason=str(harness.missing()))]
 
-VAES = ("variational_autoencoder", "variational_autoencoder_deconv")
-CIFAR = ("cifar10_cnn", "cifar10_resnet", "cifar10_cnn_capsule")
+# One script per finding: the code each finding gives is the same for the scripts of its
+# kind (measured for all five once, 2026-12-03: cifar10_resnet 6.0e-08 and
+# cifar10_cnn_capsule 1.8e-07 against the oracle, variational_autoencoder_deconv loaded,
+# trained and reloaded), and running all five cost 158 s of the suite's 45-minute budget.
+VAES = ("variational_autoencoder",)
+CIFAR = ("cifar10_cnn",)
 
 # The PyDataset that KM323 describes in place of datagen.flow(x, y, batch_size=n).
 _PYDATASET = '''\
@@ -123,7 +128,7 @@ def _fix_cifar(text: str, finding: dict[str, Any]) -> str:
 
 
 def patched(work: Path) -> Path:
-    """The five scripts rewritten, with the findings' code put in by the rules of this module."""
+    """The scripts rewritten, with the findings' code put in by the rules of this module."""
     scripts = work / "rewritten"
     scripts.mkdir()
     for name in (*VAES, *CIFAR):
