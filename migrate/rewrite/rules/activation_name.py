@@ -30,7 +30,7 @@ _ACTIVATIONS = KERAS3_NAMES["keras.activations"] - {"get", "serialize", "deseria
 
 SPEC = RuleSpec(
     ids=(RULE,),
-    hooks=(Hook(MODULE),),
+    hooks=(Hook(MODULE, chain=True),),
     after=(Order("functional_tf", "KM305 finishes the module's statements first; this rule only adds a "
                  "decorator to top-level functions"),),
 )

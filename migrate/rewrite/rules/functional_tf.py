@@ -40,7 +40,7 @@ SPEC = RuleSpec(
         Hook(CALL, prefixes=("tensorflow.", _ENGINE), names=_INPUTS, check=True),
         # the end of a function or of the module: the collected calls are rewritten or reported
         Hook(FUNCTION, chain=True),
-        Hook(MODULE),
+        Hook(MODULE, chain=True),
     ),
 )
 _STATE = "functional_tf"

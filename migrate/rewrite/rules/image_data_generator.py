@@ -27,7 +27,11 @@ from migrate.rewrite.context import FileContext
 from migrate.rewrite.hooks import CALL, Hook, RuleSpec, Site
 
 RULE = "KM323"
-_NAMES = ("keras.preprocessing.image.ImageDataGenerator",)
+# The second spelling is what a rewritten file says: KM101 moves a module alias of
+# ``keras.preprocessing.image`` to ``keras.utils`` (load_img and friends live there), and the
+# alias's ImageDataGenerator, which has nowhere to go, is then reached through it. A rerun must
+# report the call again.
+_NAMES = ("keras.preprocessing.image.ImageDataGenerator", "keras.utils.ImageDataGenerator")
 
 SPEC = RuleSpec(ids=(RULE,), hooks=(Hook(CALL, names=_NAMES, check=True),))
 

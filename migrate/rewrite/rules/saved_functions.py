@@ -36,7 +36,7 @@ _COMPILE_ARGS = ("optimizer", "loss", "metrics")
 
 SPEC = RuleSpec(
     ids=(RULE,),
-    hooks=(Hook(MODULE),),
+    hooks=(Hook(MODULE, chain=True),),
     # ``compile`` alone is too common a word (``re.compile``) to make a file worth parsing; the
     # keywords are. A positional ``compile(opt, loss)`` is seen in any file that imports Keras.
     triggers=Triggers(names=frozenset({"Lambda"}), methods=frozenset({"Lambda"}),

@@ -77,7 +77,8 @@ def test_removed_names_settle_in_one_pass(src: str, todo: bool) -> None:
     twice, second = rw(once, todo_comments=todo)
     assert twice == once
     assert [(f.rule, f.message) for f in first if not f.fixed] == [(f.rule, f.message) for f in second]
-    assert [f.rule for f in second] == ["KM103"]
+    # the import's own report; a call of ImageDataGenerator is also reported by KM323 (what to write instead)
+    assert [f.rule for f in second if f.rule != "KM323"] == ["KM103"]
     # every import the rewrite wrote exists in Keras 3; the legacy one it could not move is kept as it was
     for line in once.splitlines():
         if line.startswith("from keras") and line not in src:

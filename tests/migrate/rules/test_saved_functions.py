@@ -52,6 +52,18 @@ def test_positive_lambda_and_compile_functions_registered():
     assert found == [5, 10, 14, 18] and all(f.fixed for f in findings if f.rule == "KM330")
 
 
+def test_registered_beside_another_module_rule():
+    """KM317 (a function named like a Keras activation) and KM330 both rewrite the module:
+    each module hook hands its result on (``chain``), so neither ends the other's turn
+    (cifar10_cnn_capsule: its ``softmax`` was registered and its ``margin_loss`` was not)."""
+    src = ("import keras\n\ndef softmax(x, axis=-1):\n    return x\n\ndef margin_loss(y_true, y_pred):\n"
+           "    return y_pred\n\nm.compile(loss=margin_loss, optimizer='adam')\n")
+    code, findings = rw(src)
+    assert f"{DECORATOR}def softmax(" in code and f"{DECORATOR}def margin_loss(" in code
+    assert {f.rule for f in findings if f.fixed} >= {"KM317", "KM330"}
+    assert_fixed_point(code)
+
+
 def test_positional_dict_and_tuple_forms():
     src = ("import keras\n\ndef f(x):\n    return x\n\ndef g(a, b):\n    return b\n\ndef h(a, b):\n    return b\n\n"
            "keras.layers.Lambda(f)\nm.compile('sgd', {'out': g}, (h,))\n")
