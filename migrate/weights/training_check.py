@@ -173,6 +173,13 @@ def verify_training(request: Any, written: Path, steps: int, rtol: float, out: A
     with read_source(request.source, request.max_weight_bytes) as source:
         require_tensorflow(path, "--verify-training (the legacy model trains on tf_keras)")
         model = _reload_port(request, written)
+        outputs = len(getattr(model, "outputs", None) or [])
+        if outputs > 1:
+            # The batches hold one target; a model with several outputs (keras-bert's MLM
+            # and NSP heads) needs one per output on both sides. Not built yet: refused
+            # before anything is written, and the port itself works without the check.
+            raise PortError(path, f"--verify-training checks models with one output; this one has {outputs}: "
+                                  "drop --verify-training (the port itself, --verify included, handles it)")
         note = ""
         if not getattr(model, "compiled", False) or getattr(model, "optimizer", None) is None:
             # --no-optimizer (or nothing to port): the file holds no training
@@ -291,5 +298,11 @@ def _training_child(work: Path) -> int:
 if __name__ == "__main__":
     if len(sys.argv) == 3 and sys.argv[1] == "--child":
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        from migrate.weights.legacy_oracle import LEGACY_PATH_ENV, _use_published_libraries
+
+        if os.environ.get(LEGACY_PATH_ENV):
+            # --legacy-path: the published libraries the file's layers come from, importable
+            # on tf_keras before anything resolves tf.keras (as the --verify child does).
+            _use_published_libraries(os.environ[LEGACY_PATH_ENV])
         sys.exit(_training_child(Path(sys.argv[2])))
     sys.exit("usage: python -m migrate.weights.training_check --child WORKDIR (run by migrate port --verify-training)")
