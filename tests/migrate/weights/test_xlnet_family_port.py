@@ -12,70 +12,33 @@ installs into ``<venv>/realworld``; skips without them.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
 import subprocess
 import sys
-from importlib import metadata
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
-from migrate.cli import main as migrate_main
 from migrate.weights import families
 from migrate.weights.families import xlnet_family
+from tests.migrate.weights.family_files import family_files, load, max_diff, port
 
 ROOT = Path(__file__).resolve().parents[3]
-SCRIPT = ROOT / "legacy_ref" / "artefacts" / "xlnet_family.py"
 LIBRARIES = Path(sys.prefix) / "realworld"
-CACHE = Path(sys.prefix) / "xlnet-family-files"
 GOLDENS = ROOT / "tests" / "goldens" / "xlnet_family"
 ATOL = 1e-5
 
 
-def _key() -> str:
-    parts = [SCRIPT.read_bytes(), (ROOT / "legacy_ref" / "era.py").read_bytes(), metadata.version("tf_keras").encode()]
-    parts += sorted(p.name.encode() for p in LIBRARIES.glob("*.dist-info"))
-    return hashlib.sha256(b"\0".join(parts)).hexdigest()[:16]
-
-
 @pytest.fixture(scope="module")
 def files() -> Path:
-    if not (LIBRARIES / "keras_xlnet").is_dir():
-        pytest.skip(f"keras-xlnet is not installed in {LIBRARIES} (./dev installs tests/realworld/libraries.txt there)")
-    out = CACHE / _key()
-    if not (out / "xlnet_pretrain.outputs.npz").exists():
-        partial = CACHE / f"{out.name}.partial-{os.getpid()}"
-        shutil.rmtree(partial, ignore_errors=True)
-        env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
-        completed = subprocess.run(
-            [sys.executable, "-m", "legacy_ref.artefacts.xlnet_family", "--legacy-path", str(LIBRARIES), "test-files",
-             str(partial)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600,
-        )
-        assert completed.returncode == 0, completed.stderr[-3000:]
-        shutil.rmtree(out, ignore_errors=True)
-        partial.rename(out)
-    return out
+    return family_files("xlnet", "keras_xlnet", "xlnet_pretrain.outputs.npz", extra_key_files=(ROOT / "legacy_ref" / "era.py",))
 
 
-def _port(source: Path, out: Path, *extra: str) -> int:
-    return migrate_main(["port", str(source), "--to", str(out), *extra])
-
-
-def _load(path: Path):
-    import keras
-
-    import modern  # noqa: F401  (registers the ports)
-
-    return keras.saving.load_model(path, safe_mode=True)
-
-
-def _max_diff(actual, expected) -> float:
-    return float(np.max(np.abs(np.asarray(actual, dtype=np.float64) - expected)))
+_port, _load, _max_diff = port, load, max_diff
 
 
 def _calls(files: Path, stem: str) -> list[tuple[list[np.ndarray], np.ndarray]]:
