@@ -17,6 +17,9 @@ meaning (checked against Keras 2.2.4's ``keras/layers/recurrent.py``,
 * ``GRU``, ``GRUCell``: ``recurrent_activation='hard_sigmoid'`` and ``reset_after=False``
   (the 2.2.4 GRU applies the reset gate before the recurrent matmul and has one bias).
 * ``keras.backend.batch_dot``: 2.2.4's definition (:func:`batch_dot`); tf_keras has 2.3's.
+* ``keras.callbacks.TensorBoard``: 2.2.4's signature; its four arguments tf_keras lacks
+  (``batch_size``, ``write_grads``, ``embeddings_layer_names``, ``embeddings_data``) are
+  taken and unused (logging only).
 * ``keras.optimizers``: the OptimizerV2 classes of ``tf_keras.optimizers.legacy``, which
   take 2.2.4's ``lr=`` and ``decay=``; ``Adadelta`` defaults to 2.2.4's ``lr=1.0``; the
   lower-case aliases of 2.2.4 (``keras.optimizers.rmsprop(...)``) exist. Their update
@@ -143,6 +146,28 @@ def _optimizers(tf_keras: Any) -> dict[str, Any]:
     return out
 
 
+def _callbacks(tf_keras: Any) -> dict[str, Any]:
+    class TensorBoard(tf_keras.callbacks.TensorBoard):
+        """``TensorBoard`` with Keras 2.2.4's signature, on tf_keras's callback.
+
+        2.2.4's ``batch_size``, ``write_grads``, ``embeddings_layer_names`` and
+        ``embeddings_data`` are taken and not used: tf_keras has no projector export of a
+        data sample, and its own check of ``embeddings_data`` raises on an array ("The truth
+        value of an array ... is ambiguous"). A callback writes logs only; no number of the
+        model depends on them.
+        """
+
+        def __init__(self, log_dir: str = "./logs", histogram_freq: int = 0, batch_size: int = 32,
+                     write_graph: bool = True, write_grads: bool = False, write_images: bool = False,
+                     embeddings_freq: int = 0, embeddings_layer_names: Any = None, embeddings_metadata: Any = None,
+                     embeddings_data: Any = None, update_freq: Any = "epoch") -> None:
+            super().__init__(log_dir=log_dir, histogram_freq=histogram_freq, write_graph=write_graph,
+                             write_images=write_images, embeddings_freq=embeddings_freq,
+                             embeddings_metadata=embeddings_metadata, update_freq=update_freq)
+
+    return {"TensorBoard": TensorBoard}
+
+
 # Keras 2.2.4 module -> the tf_keras modules its names now live in (searched in order).
 _MOVED = {
     "keras.engine": ["layers", ""],
@@ -211,7 +236,10 @@ def install() -> None:
         modules[name] = _Alias(name, [_tf_keras_module(t) for t in targets])
     backend = _Alias("keras.backend", [tf_keras.backend], {"batch_dot": batch_dot})
     modules["keras.backend"] = backend
-    keras = _Alias("keras", [tf_keras], {"layers": layers, "optimizers": optimizers, "backend": backend})
+    callbacks = _Alias("keras.callbacks", [tf_keras.callbacks], _callbacks(tf_keras))
+    modules["keras.callbacks"] = callbacks
+    keras = _Alias("keras", [tf_keras], {"layers": layers, "optimizers": optimizers, "backend": backend,
+                                         "callbacks": callbacks})
     keras.__version__ = "2.2.4"  # type: ignore[attr-defined]
     modules["keras"] = keras
     for name, module in modules.items():

@@ -190,6 +190,9 @@ RULES: tuple[RuleInfo, ...] = (
     RuleInfo("KM417", "library-optimizer", UNSAFE,
              "keras-bert AdamWarmup, keras-radam RAdam, keras-lookahead Lookahead reported with the ready "
              "modern.optimizers class; bert4keras extend_with_* reported with the Keras 3 argument or what to write"),
+    RuleInfo("KM418", "tensorboard-removed-args", SAFE,
+             "TensorBoard(batch_size=, write_grads=, embeddings_layer_names=, embeddings_data=) dropped (Keras 3 "
+             "raises TypeError; logging only); more than two positional arguments reported"),
     RuleInfo("KM501", "save-weights-path", UNSAFE,
              "save_weights/load_weights paths must end in .weights.h5 in Keras 3"),
     RuleInfo("KM502", "model-save-format", UNSAFE,

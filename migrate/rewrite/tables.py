@@ -457,6 +457,17 @@ FIT_KERAS2_ORDER: tuple[str, ...] = (
 )
 
 #: Arguments Keras 3 no longer accepts (KM407): method -> {arg: why}.
+#: KM418: Keras 2's ``TensorBoard`` arguments that Keras 3 removed -> what they did (the finding).
+#: Logging only: dropping them changes no number of the model.
+TENSORBOARD_REMOVED_ARGS: dict[str, str] = {
+    "batch_size": "it only sized the batches of the histogram data; Keras 3 logs what fit computes",
+    "write_grads": "gradient histograms are gone from Keras 3's TensorBoard",
+    "embeddings_layer_names": "Keras 3 projects every Embedding layer's weights (embeddings_freq, "
+                              "embeddings_metadata stay)",
+    "embeddings_data": "Keras 2.2's projector export of a data sample's activations is gone; Keras 3 exports "
+                       "Embedding weights only",
+}
+
 REMOVED_ARGS: dict[str, dict[str, str]] = {
     "fit": {"max_queue_size": "moved to keras.utils.PyDataset",
             "workers": "moved to keras.utils.PyDataset",

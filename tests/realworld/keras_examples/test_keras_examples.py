@@ -61,11 +61,6 @@ KNOWN_RED: dict[str, str] = {
     "cifar10_resnet": _NO_IMAGE_DATA_GENERATOR,
     # (its oracle runs since legacy_ref.keras224 gives K.batch_dot 2.2.4's meaning)
     "cifar10_cnn_capsule": _NO_IMAGE_DATA_GENERATOR,
-    "tensorboard_embeddings_mnist": (
-        "legacy oracle: ValueError: The truth value of an array with more than one element is ambiguous "
-        "[tf_keras callbacks.py:2566; script line 62]. tf_keras's TensorBoard has no embeddings_data "
-        "(2.2.4's projector export); the oracle would need 2.2.4's TensorBoard; not yet"
-    ),
     "variational_autoencoder": _SYMBOLIC_ADD_LOSS,
     "variational_autoencoder_deconv": _SYMBOLIC_ADD_LOSS,
 }
