@@ -159,6 +159,9 @@ RULES: tuple[RuleInfo, ...] = (
     RuleInfo("KM323", "image-data-generator", UNSAFE,
              "ImageDataGenerator(...) reported with the Keras 3 code for its arguments: a keras.Sequential of "
              "Random* layers applied to each batch of a keras.utils.PyDataset in place of datagen.flow"),
+    RuleInfo("KM324", "tensor-augmented-assignment", SAFE,
+             "x op= y on a name in a layer's call() -> x = x op y (the same value on TensorFlow/JAX, whose tensors "
+             "are immutable; no in-place write on torch, which broke autograd)"),
     RuleInfo("KM401", "optimizer-lr-kwarg", SAFE,
              "optimizer `lr=` to `learning_rate=`; `decay=` to an exact InverseTimeDecay schedule"),
     RuleInfo("KM402", "optimizer-lr-attr", SAFE,
