@@ -195,6 +195,48 @@ def modern(lib: Library, rewritten: Path, oracle_dir: Path, work: Path) -> dict[
     return records
 
 
+#: Libraries whose rewritten code is backend-neutral (Keras 3 and ``keras.ops`` only on
+#: the path of their cases), so the suite runs them on jax and torch too. The others call
+#: TensorFlow ops directly after the rewrite: keras-transformer-xl's and keras-xlnet's
+#: relative attention (``tf`` in rel_multi_head.py, permutation.py, attention.py) and
+#: bert4keras (its backend module and ``keras.engine``); measured: they fail on jax and torch.
+BACKEND_NEUTRAL = ("keras-layer-normalization", "keras-position-wise-feed-forward", "keras-pos-embd",
+                   "keras-embed-sim", "keras-self-attention", "keras-multi-head", "keras-transformer", "keras-bert",
+                   "keras-gpt-2", "keras-rectified-adam")
+
+
+def modern_on_backends(work: Path, backends: tuple[str, ...] = ("jax", "torch")) -> dict[str, dict[str, Any]]:
+    """After :func:`run` in ``work``: the rewritten backend-neutral libraries on other Keras 3
+    backends against the same oracle, one process per backend (all its libraries in one Keras
+    import), the backends side by side. Returns ``{"<backend>:<case key>": record}``."""
+    neutral = [lib for lib in libraries() if lib.dist in BACKEND_NEUTRAL]
+    procs = {}
+    for backend in backends:
+        jobs = [{"library": lib.dist, "out": str(work / backend / lib.dist), "oracle": str(oracle(lib, work / "legacy"))}
+                for lib in neutral]
+        spec = work / f"backend-{backend}.json"
+        spec.write_text(json.dumps(jobs))
+        env = dict(_env(legacy=False), KERAS_BACKEND=backend, OMP_NUM_THREADS="1")
+        procs[backend] = subprocess.Popen(
+            [sys.executable, "-m", "tests.realworld.run_case", "modern-many", str(work / "rewritten"), str(spec)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    records: dict[str, dict[str, Any]] = {}
+    for backend, proc in procs.items():
+        try:
+            _, stderr = proc.communicate(timeout=PROCESS_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, stderr = proc.communicate()
+        tail = (stderr.strip().splitlines() or ["no output"])[-1]
+        for lib in neutral:
+            for case in cases_of(lib.dist):
+                result = work / backend / lib.dist / slug(case) / "modern.json"
+                records[f"{backend}:{case.key}"] = (json.loads(result.read_text()) if result.exists() else
+                                                    {"case": case.key, "failed_stage": "import",
+                                                     "error": f"exit {proc.returncode}: {tail}"})
+    return records
+
+
 def _findings(report: dict[str, Any], rewritten: Path) -> dict[str, tuple[int, int, list[str]]]:
     """Per library: fixed count, needs-review count and the needs-review lines."""
     owner = {package: lib.dist for lib in libraries() for package in lib.packages}

@@ -2,6 +2,7 @@
 
     python -m tests.realworld.run_case legacy LIBRARY PACKAGES OUT
     python -m tests.realworld.run_case modern LIBRARY PACKAGES OUT ORACLE
+    python -m tests.realworld.run_case modern-many PACKAGES SPEC.json
 
 ``legacy`` is the oracle: the caller sets ``TF_USE_LEGACY_KERAS=1``, so the library's
 ``from tensorflow import keras`` means tf_keras and it runs as published (PACKAGES is an
@@ -205,17 +206,30 @@ def modern(library: str, out: Path, oracle: Path) -> int:
     return status
 
 
+def modern_many(spec: Path) -> int:
+    """The modern side for several libraries in one process (one Keras import): the
+    backend passes of the suite (``KERAS_BACKEND=jax|torch``). SPEC is a JSON list of
+    ``{"library", "out", "oracle"}``."""
+    status = 0
+    for job in json.loads(spec.read_text()):
+        status |= modern(job["library"], Path(job["out"]), Path(job["oracle"]))
+    return status
+
+
 def main(argv: list[str]) -> int:
-    side, library, packages, out = argv[:4]
+    side, *rest = argv
+    packages = rest[1] if side != "modern-many" else rest[0]
     sys.path.append(packages)
     # What the libraries import that is not Keras code (regex, sentencepiece): installed
     # apart by ./dev from library-deps.txt, never rewritten.
     sys.path.append(str(Path(sys.prefix) / "realworld-deps"))
     if side == "legacy":
-        return legacy(library, Path(out))
+        return legacy(rest[0], Path(rest[2]))
     if side == "modern":
-        return modern(library, Path(out), Path(argv[4]))
-    raise SystemExit(f"unknown side {side!r}: legacy or modern")
+        return modern(rest[0], Path(rest[2]), Path(rest[3]))
+    if side == "modern-many":
+        return modern_many(Path(rest[1]))
+    raise SystemExit(f"unknown side {side!r}: legacy, modern or modern-many")
 
 
 if __name__ == "__main__":
