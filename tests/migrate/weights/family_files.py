@@ -58,6 +58,17 @@ def family_files(family: str, needs: str, last_file: str, extra_key_files: tuple
     return out
 
 
+def run_on_backend(backend: str, code: str, *args: Path) -> list[str]:
+    """Run ``code`` (``python -c``, ``args`` as ``sys.argv[1:]``) in a fresh process on another
+    Keras 3 backend (a backend is fixed per process); its stdout lines. It must succeed."""
+    env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    env.pop("TF_USE_LEGACY_KERAS", None)
+    completed = subprocess.run([sys.executable, "-c", code, *map(str, args)], cwd=ROOT, env=env,
+                               capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    return completed.stdout.strip().splitlines()
+
+
 def port(source: Path, out: Path, *extra: str) -> int:
     return migrate_main(["port", str(source), "--to", str(out), *extra])
 

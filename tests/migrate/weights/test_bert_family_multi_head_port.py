@@ -11,10 +11,7 @@ probe come with it. Skips without the libraries.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import h5py
@@ -24,7 +21,8 @@ import pytest
 from migrate.weights import families
 from migrate.weights.errors import PortError
 from migrate.weights.families import bert_family
-from tests.migrate.weights.test_bert_family_port import ATOL, GOLDENS, LIBRARIES, ROOT, _legacy, _port, files
+from tests.migrate.weights.family_files import run_on_backend
+from tests.migrate.weights.test_bert_family_port import ATOL, GOLDENS, LIBRARIES, _legacy, _port, files
 
 __all__ = ["files"]  # the fixture, shared with the other bert-family port tests (same cached files)
 
@@ -58,12 +56,7 @@ def test_multi_head_file_ports_verified_and_loads_with_import_modern_alone(
         "y = keras.ops.convert_to_numpy(m(d['input_0'], training=False))\n"
         "print(float(np.max(np.abs(y.astype('float64') - d['output_0']))))\n"
     )
-    env = {**os.environ, "KERAS_BACKEND": "torch", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    env.pop("TF_USE_LEGACY_KERAS", None)
-    completed = subprocess.run([sys.executable, "-c", code, str(out), str(files / "multi_head.outputs.npz")],
-                               cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    kinds, diff = completed.stdout.strip().splitlines()[-2:]
+    kinds, diff = run_on_backend("torch", code, out, files / "multi_head.outputs.npz")[-2:]
     assert "MultiHead" in kinds, kinds
     # The library's own outputs on a probe whose padding the Masking layer hides.
     inputs, _ = _legacy(files, "multi_head")

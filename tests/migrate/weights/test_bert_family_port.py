@@ -12,9 +12,7 @@ versions that decide them. Needs the libraries ``./dev`` installs into
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -24,7 +22,7 @@ import pytest
 
 from migrate.weights import families
 from migrate.weights.families import bert_family
-from tests.migrate.weights.family_files import family_files, load, max_diff, port
+from tests.migrate.weights.family_files import family_files, load, max_diff, port, run_on_backend
 
 ROOT = Path(__file__).resolve().parents[3]
 LIBRARIES = Path(sys.prefix) / "realworld"
@@ -135,14 +133,8 @@ def test_ported_file_loads_with_import_modern_alone_on_jax(files: Path, ported_f
         "y = m([d['input_0'], d['input_1']], training=False)\n"
         "print(float(np.max(np.abs(np.asarray(y, 'float64') - d['output_0']))))\n"
     )
-    env = {**os.environ, "KERAS_BACKEND": "jax", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    env.pop("TF_USE_LEGACY_KERAS", None)
-    completed = subprocess.run(
-        [sys.executable, "-c", code, str(ported_features), str(files / "bert_features.outputs.npz")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
-    )
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    assert float(completed.stdout.strip().splitlines()[-1]) <= ATOL
+    lines = run_on_backend("jax", code, ported_features, files / "bert_features.outputs.npz")
+    assert float(lines[-1]) <= ATOL
 
 
 # --------------------------------------------------------------------------

@@ -13,9 +13,7 @@ installs into ``<venv>/realworld``; skips without them.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
@@ -25,7 +23,7 @@ import pytest
 
 from migrate.weights import families
 from migrate.weights.families import xlnet_family
-from tests.migrate.weights.family_files import family_files, load, max_diff, port
+from tests.migrate.weights.family_files import family_files, load, max_diff, port, run_on_backend
 
 ROOT = Path(__file__).resolve().parents[3]
 LIBRARIES = Path(sys.prefix) / "realworld"
@@ -160,14 +158,8 @@ def test_ported_file_loads_with_import_modern_alone_on_torch(files: Path, ported
         "    y = keras.ops.convert_to_numpy(y).astype('float64')\n"
         "    print(float(np.max(np.abs(y - d[f'call{c}_output']))))\n"
     )
-    env = {**os.environ, "KERAS_BACKEND": "torch", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    env.pop("TF_USE_LEGACY_KERAS", None)
-    completed = subprocess.run(
-        [sys.executable, "-c", code, str(ported_pretrain), str(files / "xlnet_pretrain.outputs.npz")],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
-    )
-    assert completed.returncode == 0, completed.stderr[-2000:]
-    diffs = [float(line) for line in completed.stdout.split()[-2:]]
+    lines = run_on_backend("torch", code, ported_pretrain, files / "xlnet_pretrain.outputs.npz")
+    diffs = [float(line) for line in lines[-2:]]
     print(f"xlnet_pretrain on torch: {diffs}")
     assert max(diffs) <= ATOL
 
