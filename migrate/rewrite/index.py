@@ -8,7 +8,7 @@ KM301 (callee ``call`` signatures), KM402 (names bound to optimizers), KM404
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import libcst as cst
 
@@ -109,6 +109,15 @@ def _classify(ctx: FileContext, name: str, value: cst.BaseExpression) -> None:
         ctx.metric_names.add(name)
     elif q in ("tensorflow.train.Checkpoint", "tensorflow.train.CheckpointManager"):
         ctx.checkpoint_names.add(name)
+
+
+def rewritable_layer_class(ctx: FileContext, site: Any, rule: str) -> bool:
+    """Whether a CLASS hook of ``rule`` has work at ``site`` (a ``hooks.Site``, not imported
+    here: hooks imports this module): the rule is on and the class is a layer class of this
+    module with an indented body to edit."""
+    info = site.cls
+    return (info is not None and ctx.enabled(rule) and isinstance(site.updated.body, cst.IndentedBlock)
+            and is_layer_class(ctx, info.name))
 
 
 def is_layer_class(ctx: FileContext, name: str, depth: int = 0) -> bool:

@@ -24,7 +24,7 @@ import libcst as cst
 
 from migrate.rewrite.context import FileContext
 from migrate.rewrite.hooks import CLASS, Hook, Order, RuleSpec, Site
-from migrate.rewrite.index import is_layer_class
+from migrate.rewrite.index import rewritable_layer_class
 
 RULE = "KM316"
 _METHODS = ("build", "compute_output_shape")
@@ -86,8 +86,7 @@ def _shape_param(fn: cst.FunctionDef) -> str | None:
 def on_class(ctx: FileContext, site: Site) -> cst.ClassDef | None:
     info = site.cls
     updated: cst.ClassDef = site.updated
-    if (info is None or not ctx.enabled(RULE) or not isinstance(updated.body, cst.IndentedBlock)
-            or not is_layer_class(ctx, info.name)):
+    if not rewritable_layer_class(ctx, site, RULE):
         return None
     members = list(updated.body.body)
     # Findings are placed at the original method (the updated nodes have no position).

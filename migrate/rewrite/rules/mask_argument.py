@@ -26,7 +26,7 @@ import libcst as cst
 
 from migrate.rewrite.context import FileContext
 from migrate.rewrite.hooks import CLASS, Hook, Order, RuleSpec, Site
-from migrate.rewrite.index import is_layer_class
+from migrate.rewrite.index import rewritable_layer_class
 from migrate.rewrite.names import iter_statements
 
 RULE = "KM313"
@@ -71,8 +71,7 @@ def on_class(ctx: FileContext, site: Site) -> cst.ClassDef | None:
     """A layer whose call() takes a required ``mask`` argument gets a ``compute_mask`` returning None."""
     info = site.cls
     updated: cst.ClassDef = site.updated
-    if (info is None or not ctx.enabled(RULE) or info.call_params is None or "mask" not in info.call_params
-            or not isinstance(updated.body, cst.IndentedBlock) or not is_layer_class(ctx, info.name)):
+    if not rewritable_layer_class(ctx, site, RULE) or info.call_params is None or "mask" not in info.call_params:
         return None
     members = list(updated.body.body)
     at = next((i for i, m in enumerate(members) if isinstance(m, cst.FunctionDef) and m.name.value == "call"), None)

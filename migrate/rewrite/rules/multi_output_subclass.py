@@ -27,7 +27,7 @@ import libcst as cst
 
 from migrate.rewrite.context import FileContext
 from migrate.rewrite.hooks import CLASS, Hook, Order, RuleSpec, Site
-from migrate.rewrite.index import is_layer_class, keras_base
+from migrate.rewrite.index import keras_base, rewritable_layer_class
 
 RULE = "KM314"
 
@@ -83,8 +83,7 @@ def on_class(ctx: FileContext, site: Site) -> cst.ClassDef | None:
     """A built-in layer's subclass whose call() returns several outputs gets compute_output_spec."""
     info = site.cls
     updated: cst.ClassDef = site.updated
-    if (info is None or not ctx.enabled(RULE) or not isinstance(updated.body, cst.IndentedBlock)
-            or not is_layer_class(ctx, info.name)):
+    if not rewritable_layer_class(ctx, site, RULE):
         return None
     base = keras_base(ctx, info, _builtin_base)
     if base is None:
