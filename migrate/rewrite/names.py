@@ -17,7 +17,7 @@ import libcst as cst
 
 from migrate.rewrite.keras3_api import KERAS3_NAMES
 from migrate.rewrite.symbols import map_name
-from migrate.rewrite.tables import TF_KERAS_PREFIXES
+from migrate.rewrite.tables import LEGACY_ALIASES, TF_KERAS_PREFIXES
 
 
 def dotted_name(node: cst.BaseExpression) -> str | None:
@@ -221,11 +221,27 @@ def _target_names(node: cst.BaseExpression) -> list[str]:
 
 
 def canonical(qualified: str) -> tuple[str, bool]:
-    """Fold ``tensorflow.keras``-style prefixes onto ``keras``; say whether one was folded."""
+    """Fold ``tensorflow.keras``-style prefixes onto ``keras``; say whether one was folded.
+
+    Keras 2.2's second spellings of a class (``keras.optimizers.rmsprop``, see
+    ``tables.LEGACY_ALIASES``) are folded onto the class too, so that a rule written for
+    ``keras.optimizers.RMSprop`` sees them (KM401's ``lr=`` and ``decay=``); KM101 renames
+    the spelling itself (:func:`alias_spelled`). Reached through ``tensorflow.keras`` (which
+    never exported them) the spelling is folded the same way, as ``map_name`` renames it.
+    """
     for prefix in TF_KERAS_PREFIXES:
         if qualified == prefix or qualified.startswith(prefix + "."):
-            return "keras" + qualified[len(prefix):], True
-    return qualified, False
+            folded = "keras" + qualified[len(prefix):]
+            return LEGACY_ALIASES.get(folded, folded), True
+    return LEGACY_ALIASES.get(qualified, qualified), False
+
+
+def alias_spelled(node: cst.Attribute, canon: str) -> str | None:
+    """The legacy alias that the chain ``node`` spells, when :func:`canonical` folded it onto
+    ``canon`` (``keras.optimizers.rmsprop`` for ``optimizers.rmsprop`` resolved to
+    ``keras.optimizers.RMSprop``); None when the chain spells ``canon``'s own name."""
+    spelled = f"{canon.rpartition('.')[0]}.{node.attr.value}"
+    return spelled if spelled != canon and LEGACY_ALIASES.get(spelled) == canon else None
 
 
 def resolve(node: cst.BaseExpression, imports: dict[str, str]) -> str | None:

@@ -11,6 +11,7 @@ from migrate.rewrite.keras3_api import KERAS3_NAMES, KERAS3_TOP
 from migrate.rewrite.tables import (
     CHECKED_MODULES,
     KERAS3_REMOVED,
+    LEGACY_ALIASES,
     MERGE_LAYER_NAMES,
     MERGE_REASON,
     MERGE_RULE,
@@ -33,6 +34,8 @@ def map_name(canon: str) -> tuple[str | None, str, str]:
         return None, MERGE_RULE, MERGE_REASON
     if canon in RENAMED_NAMES:
         return RENAMED_NAMES[canon], "KM101", "Keras 3 keeps only the long name of this function"
+    if canon in LEGACY_ALIASES:
+        return LEGACY_ALIASES[canon], "KM101", "Keras 3 dropped Keras 2.2's lower-case alias of this class"
     parts = canon.split(".")
     if parts[1] == "backend":
         return canon, "", ""

@@ -128,6 +128,20 @@ RENAMED_NAMES: dict[str, str] = {
                         ("kullback_leibler_divergence", "kl_divergence"))
 }
 
+#: Second spellings of a Keras class, folded onto the class by the name resolution
+#: (``names.canonical``), so that every rule matching the class also matches them, and
+#: renamed to it by KM101. Keras 2.2.4's keras/optimizers.py ends with "# Aliases."
+#: ``sgd = SGD`` ... ``nadam = Nadam`` (the same class objects); Keras 3 has none of them
+#: (cifar10_cnn of Keras 2.2.4's examples calls ``keras.optimizers.rmsprop(lr=..., decay=...)``).
+#: tf.keras 2.x (tf_keras) never exported them either; where code spells one through
+#: ``tf.keras`` it is folded and renamed all the same, as the name meant that class wherever it existed.
+#: The string identifiers (``optimizer="rmsprop"``) are another matter: Keras 3's
+#: ``keras.optimizers.get`` still accepts them, and they are left alone.
+LEGACY_ALIASES: dict[str, str] = {
+    f"keras.optimizers.{cls.lower()}": f"keras.optimizers.{cls}"
+    for cls in ("SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "Adamax", "Nadam")
+}
+
 # --------------------------------------------------------------------------
 # KM2xx: the Keras 2 backend
 # --------------------------------------------------------------------------

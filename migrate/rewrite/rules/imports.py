@@ -12,7 +12,7 @@ import libcst as cst
 
 from migrate.rewrite.context import FileContext
 from migrate.rewrite.hooks import IMPORT, REFERENCE, Hook, Order, RuleSpec, Site
-from migrate.rewrite.names import build_dotted, canonical, module_name
+from migrate.rewrite.names import alias_spelled, build_dotted, canonical, module_name
 from migrate.rewrite.rules import hard_sigmoid
 from migrate.rewrite.symbols import map_name
 from migrate.rewrite.tables import MERGE_RULE
@@ -51,7 +51,8 @@ def rewrite_chain(ctx: FileContext, original: cst.Attribute, updated: cst.Attrib
     if not canon.startswith("keras.") or canon.startswith("keras.backend"):
         return None
     head = ctx.dotted(original)
-    target, rule, reason = map_name(canon)
+    # the name resolution folded Keras 2.2's keras.optimizers.rmsprop onto RMSprop; the spelling still moves
+    target, rule, reason = map_name(alias_spelled(original, canon) or canon)
     if target is None:
         if rule == MERGE_RULE and called:
             return None  # reported at the call, with the replacement for its mode
