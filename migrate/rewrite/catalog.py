@@ -162,6 +162,10 @@ RULES: tuple[RuleInfo, ...] = (
     RuleInfo("KM324", "tensor-augmented-assignment", SAFE,
              "x op= y on a name in a layer's call() -> x = x op y (the same value on TensorFlow/JAX, whose tensors "
              "are immutable; no in-place write on torch, which broke autograd)"),
+    RuleInfo("KM325", "init-before-super", SAFE,
+             "attributes a layer's __init__ sets on self before the base __init__ -> locals, set on self right "
+             "after the call (a torch Module refuses a sublayer before its own __init__); those the base __init__ "
+             "sets itself (supports_masking, trainable, a Wrapper's layer) are not set again"),
     RuleInfo("KM401", "optimizer-lr-kwarg", SAFE,
              "optimizer `lr=` to `learning_rate=`; `decay=` to an exact InverseTimeDecay schedule"),
     RuleInfo("KM402", "optimizer-lr-attr", SAFE,
