@@ -49,6 +49,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -312,28 +313,18 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _run_legacy(spec: str, factory_args: dict[str, Any], inputs: Any, work: Path,
-                paths: list[Path]) -> dict[str, Any]:
-    """Run OLD's factory on tf_keras in a child; return its meta data (files are left in ``work``)."""
-    import numpy as np
+def _run_legacy(jobs: list[dict[str, Any]], work: Path) -> subprocess.CompletedProcess[str]:
+    """Run the OLD factories of ``jobs`` on tf_keras in one child; each job's files go to its ``dir``.
 
-    arrays = _as_list(inputs)
-    np.savez(work / INPUTS, count=len(arrays), **{f"input_{i}": a for i, a in enumerate(arrays)})
-    (work / REQUEST).write_text(json.dumps({"spec": spec, "factory_args": factory_args,
-                                            "paths": [str(p.resolve()) for p in paths],
-                                            "inputs_is_list": isinstance(inputs, (list, tuple))}))
-    completed = subprocess.run(
+    One child for all of them: a batch of programs pays for one TensorFlow
+    start-up. Each job's inputs must already be in ``<dir>/inputs.npz``.
+    """
+    (work / REQUEST).write_text(json.dumps({"jobs": jobs}))
+    return subprocess.run(
         [sys.executable, "-m", "migrate.program_verify", "--legacy-child", str(work)],
         env=_child_env(), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, errors="replace",
     )
-    from migrate.weights.verify import raise_child_failure
-
-    raise_child_failure(work, META, completed.returncode, completed.stderr, spec,
-                        "OLD: the legacy program's process on tf_keras failed",
-                        "; run the factory by hand on tf_keras to see why")
-    meta: dict[str, Any] = json.loads((work / META).read_text())
-    return meta
 
 
 def _legacy_layer_outputs(model: Any) -> tuple[list[Any], list[tuple[Any, Any]]]:
@@ -352,23 +343,41 @@ def _legacy_layer_outputs(model: Any) -> tuple[list[Any], list[tuple[Any, Any]]]
 
 
 def legacy_child(work: Path) -> int:
-    """The legacy side: ``python -m migrate.program_verify --legacy-child WORKDIR``."""
+    """The legacy side: ``python -m migrate.program_verify --legacy-child WORKDIR``.
+
+    Runs every job of ``WORKDIR/request.json`` in turn; a job that fails writes
+    its one-line error to its own directory and the others carry on.
+    """
+    # What the libraries' era accepted and tf_keras removed (legacy_ref.era): this
+    # process runs nothing but legacy programs, so the era's API is put back here.
+    from legacy_ref import era
+
+    try:
+        era.install()
+    except ImportError:  # no tf_keras: each job says so below
+        pass
+    status = 0
+    for job in json.loads((work / REQUEST).read_text())["jobs"]:
+        status |= _legacy_job(job, Path(job["dir"]))
+    return status
+
+
+def _legacy_job(job: dict[str, Any], out: Path) -> int:
+    """One OLD factory: build, save its weights, run the inputs, tap its layers (files in ``out``)."""
     import numpy as np
 
-    request = json.loads((work / REQUEST).read_text())
-    spec = request["spec"]
+    spec = job["spec"]
     try:
         import functools
 
         from migrate.weights.inputs import call_factory, load_factory
 
         file = _spec_file(spec)
-        if file is not None:
-            # As `python OLD.py` would: the program's directory is importable.
-            sys.path.insert(0, str(file.resolve().parent))
-        sys.path[:0] = request.get("paths", [])
+        # As `python OLD.py` would: the program's directory is importable.
+        added = ([str(file.resolve().parent)] if file is not None else []) + job.get("paths", [])
+        sys.path[:0] = [entry for entry in added if entry not in sys.path]
         factory = load_factory(spec, "OLD", legacy=True)
-        model = call_factory(functools.partial(factory, **request["factory_args"]), spec, "OLD")
+        model = call_factory(functools.partial(factory, **job["factory_args"]), spec, "OLD")
         import tensorflow as tf
         import tf_keras
 
@@ -377,11 +386,15 @@ def legacy_child(work: Path) -> int:
                                   "must be the unmodified legacy program (Keras 2 / tf.keras code). Here OLD's own "
                                   ".py file and `from tensorflow import keras` mean tf_keras, but a package's "
                                   "`import keras` means Keras 3: give OLD as a .py file")
-        with np.load(work / INPUTS, allow_pickle=False) as data:
+        with np.load(out / INPUTS, allow_pickle=False) as data:
             arrays = [np.array(data[f"input_{i}"]) for i in range(int(data["count"]))]
-        feed: Any = [tf.constant(a) for a in arrays] if request["inputs_is_list"] else tf.constant(arrays[0])
+        feed: Any = [tf.constant(a) for a in arrays] if job["inputs_is_list"] else tf.constant(arrays[0])
+        if not model.weights:
+            model(feed, training=False)  # a subclassed model has its variables only once called
+        # The weights (stateful layers' state too) as they are when the outputs
+        # are computed: NEW is given exactly these before its own run.
+        model.save_weights(str(out / WEIGHTS))
         outputs = _flat_outputs(model(feed, training=False))
-        model.save_weights(str(work / WEIGHTS))
         saved: dict[str, np.ndarray] = {f"output_{i}": o for i, o in enumerate(outputs)}
         layers_meta: list[dict[str, Any]] = []
         layers, taps = _legacy_layer_outputs(model) if getattr(model, "_is_graph_network", False) else ([], [])
@@ -401,9 +414,9 @@ def legacy_child(work: Path) -> int:
                     saved[f"act_{i}_{j}"] = array
                 layers_meta.append({"index": i, "name": layer.name, "class": type(layer).__name__,
                                     "count": len(arrays_i), "weights": bool(layer.weights)})
-        np.savez(work / OUTPUTS, **saved)
+        np.savez(out / OUTPUTS, **saved)
         names = list(getattr(model, "output_names", None) or [])
-        (work / META).write_text(json.dumps({
+        (out / META).write_text(json.dumps({
             "outputs": len(outputs), "output_names": names, "layers": layers_meta, "layer_error": layer_error,
             "subclassed": not getattr(model, "_is_graph_network", False),
         }))
@@ -412,7 +425,7 @@ def legacy_child(work: Path) -> int:
         error = {"path": exc.path, "detail": exc.detail}
     except (Exception, SystemExit) as exc:  # the legacy program or tf_keras failed
         error = {"path": spec, "detail": f"OLD: running it on tf_keras failed ({type(exc).__name__}: {one_line(exc)})"}
-    (work / ERROR).write_text(json.dumps(error))
+    (out / ERROR).write_text(json.dumps(error))
     return 2
 
 
@@ -470,22 +483,20 @@ def _layer_pairs(plan: Any, model: Any, legacy_names: list[str], modern_names: l
     return pairs
 
 
-def verify_programs(request: VerifyRequest) -> VerifyResult:
-    """Verify NEW against OLD; raises :class:`PortError` on any error (nothing written then).
+@dataclass
+class _Prepared:
+    """One request with NEW's model built and the inputs chosen, ready for OLD's run."""
 
-    For a suite that verifies many programs (the real-world suite, per case)::
+    request: VerifyRequest
+    old: str
+    new: str
+    model: Any
+    inputs: Any
+    described: list[dict[str, Any]]
 
-        result = verify_programs(VerifyRequest(
-            old="work/old/case.py:build", new="work/new/case.py:build",
-            old_path=[Path("work/legacy")], new_path=[Path("work/rewritten")]))
-        result.ok, result.max_abs_diff, result.first_differing_layer, result.to_json()
 
-    NEW's modules stay imported in this process afterwards (as after any
-    import): verify programs whose libraries share module names in separate
-    processes, or drop them from ``sys.modules`` in between.
-    """
-    import numpy as np
-
+def _check_request(request: VerifyRequest) -> tuple[str, str]:
+    """The OLD and NEW factory specs, checked before any TensorFlow start-up."""
     if not (request.atol >= 0):
         raise PortError("--atol", f"must be a number >= 0, not {request.atol}")
     # A factory named on one side only (OLD.py NEW.py:build) is taken for both.
@@ -500,18 +511,16 @@ def verify_programs(request: VerifyRequest) -> VerifyResult:
         from migrate.weights.writer import check_writable_dir
 
         check_writable_dir(request.report, "--report")
-    from migrate.weights.errors import require_tensorflow
+    return old, new
 
-    require_tensorflow(old, "migrate verify (OLD runs on tf_keras)")
-    from migrate.weights.quiet import quiet_tensorflow
 
-    quiet_tensorflow()
+def _prepare(request: VerifyRequest, old: str, new: str) -> _Prepared:
+    """Build NEW's model here on Keras 3 and choose the inputs (derived from it or read)."""
     import functools
 
     import keras
 
-    from migrate.weights.inputs import call_factory, load_factory, read_source
-    from migrate.weights.plan import apply_plan, plan_by_layers
+    from migrate.weights.inputs import call_factory, load_factory
     from migrate.weights.writer import PROBE_SEED
 
     # NEW's directory and --new-path stay importable while its factory runs
@@ -541,29 +550,125 @@ def verify_programs(request: VerifyRequest) -> VerifyResult:
     except Exception as exc:
         raise PortError(new, f"NEW: the model does not run on the inputs {[(d['shape'], d['dtype']) for d in described]} "
                              f"({type(exc).__name__}: {one_line(exc)}); pass --inputs batch.npz") from exc
-    with tempfile.TemporaryDirectory(prefix="migrate-verify-") as workdir:
-        work = Path(workdir)
-        meta = _run_legacy(old, request.factory_args, inputs, work, request.old_path)
-        with read_source(work / WEIGHTS) as source:
-            plan = plan_by_layers(source, model)
-            try:
-                apply_plan(plan, old)
-            except PortError as exc:
-                raise PortError(new, "NEW: its model does not take OLD's weights ("
-                                + exc.detail.removesuffix("; see --dry-run")
-                                + "); the rewritten layers must keep the legacy layer names or order") from exc
-        with np.load(work / OUTPUTS, allow_pickle=False) as data:
-            legacy = {name: np.array(data[name]) for name in data.files}
+    return _Prepared(request, old, new, model, inputs, described)
+
+
+def _legacy_job_for(prepared: _Prepared, out: Path) -> dict[str, Any]:
+    """The child's job for one prepared request; its inputs are written to ``out``."""
+    import numpy as np
+
+    out.mkdir()
+    arrays = _as_list(prepared.inputs)
+    np.savez(out / INPUTS, count=len(arrays), **{f"input_{i}": a for i, a in enumerate(arrays)})
+    return {"spec": prepared.old, "factory_args": prepared.request.factory_args, "dir": str(out),
+            "paths": [str(p.resolve()) for p in prepared.request.old_path],
+            "inputs_is_list": isinstance(prepared.inputs, (list, tuple))}
+
+
+def _finish(prepared: _Prepared, out: Path) -> VerifyResult:
+    """Give NEW the weights OLD's run left in ``out``, run it and compare outputs and layers."""
+    import numpy as np
+
+    from migrate.weights.inputs import read_source
+    from migrate.weights.plan import apply_plan, plan_by_layers
+
+    old, new, model, inputs = prepared.old, prepared.new, prepared.model, prepared.inputs
+    meta: dict[str, Any] = json.loads((out / META).read_text())
+    with read_source(out / WEIGHTS) as source:
+        plan = plan_by_layers(source, model)
+        try:
+            apply_plan(plan, old)
+        except PortError as exc:
+            raise PortError(new, "NEW: its model does not take OLD's weights ("
+                            + exc.detail.removesuffix("; see --dry-run")
+                            + "); the rewritten layers must keep the legacy layer names or order") from exc
+    with np.load(out / OUTPUTS, allow_pickle=False) as data:
+        legacy = {name: np.array(data[name]) for name in data.files}
     modern_outputs = _flat_outputs(model(inputs, training=False))
     if len(modern_outputs) != meta["outputs"]:
         raise PortError(new, f"NEW: the model has {len(modern_outputs)} outputs, OLD's has {meta['outputs']}")
     names = meta["output_names"] if len(meta["output_names"]) == len(modern_outputs) else []
     outputs = [
-        OutputDiff(i, names[i] if names else f"output_{i}", list(out.shape), _max_abs(legacy[f"output_{i}"], out))
-        for i, out in enumerate(modern_outputs)
+        OutputDiff(i, names[i] if names else f"output_{i}", list(out_.shape), _max_abs(legacy[f"output_{i}"], out_))
+        for i, out_ in enumerate(modern_outputs)
     ]
-    result = VerifyResult(old, new, request.atol, described, len(plan.assignments), outputs)
+    result = VerifyResult(old, new, prepared.request.atol, prepared.described, len(plan.assignments), outputs)
     _compare_layers(result, plan, model, inputs, meta, legacy)
+    return result
+
+
+def verify_many(requests: list[VerifyRequest],
+                progress: Callable[[int, VerifyRequest], None] | None = None) -> list[VerifyResult | PortError]:
+    """Verify several programs with one tf_keras child; one result or error per request, in order.
+
+    An error in one request (a factory that raises, weights that do not fit)
+    is that request's :class:`PortError`; the others are still verified. Only
+    a missing TensorFlow raises, before anything runs. ``progress(i, request)``
+    is called as each NEW model is built.
+    """
+    from migrate.weights.errors import require_tensorflow
+
+    results: list[VerifyResult | PortError | None] = [None] * len(requests)
+    checked: dict[int, tuple[str, str]] = {}
+    for i, request in enumerate(requests):
+        try:
+            checked[i] = _check_request(request)
+        except PortError as exc:
+            results[i] = exc
+    if not checked:
+        return [r for r in results if r is not None]
+    require_tensorflow(next(iter(checked.values()))[0], "migrate verify (OLD runs on tf_keras)")
+    from migrate.weights.quiet import quiet_tensorflow
+
+    quiet_tensorflow()
+    prepared: dict[int, _Prepared] = {}
+    for i, (old, new) in checked.items():
+        if progress is not None:
+            progress(i, requests[i])
+        try:
+            prepared[i] = _prepare(requests[i], old, new)
+        except PortError as exc:
+            results[i] = exc
+    with tempfile.TemporaryDirectory(prefix="migrate-verify-") as workdir:
+        work = Path(workdir)
+        jobs = {i: _legacy_job_for(p, work / f"program-{i}") for i, p in prepared.items()}
+        if jobs:
+            from migrate.weights.verify import raise_child_failure
+
+            completed = _run_legacy(list(jobs.values()), work)
+            for i, job in jobs.items():
+                out = Path(job["dir"])
+                try:
+                    # A job with neither its meta data nor its own error: the
+                    # child died on it (or before it); its last words say why.
+                    raise_child_failure(out, META, 0 if (out / META).exists() else completed.returncode or 1,
+                                        completed.stderr, prepared[i].old,
+                                        "OLD: the legacy program's process on tf_keras failed",
+                                        "; run the factory by hand on tf_keras to see why")
+                    results[i] = _finish(prepared[i], out)
+                except PortError as exc:
+                    results[i] = exc
+    return [r for r in results if r is not None]
+
+
+def verify_programs(request: VerifyRequest) -> VerifyResult:
+    """Verify NEW against OLD; raises :class:`PortError` on any error (nothing written then).
+
+    For a suite that verifies many programs, :func:`verify_many` runs them all
+    with one tf_keras child::
+
+        results = verify_many([VerifyRequest(
+            old="work/old/case.py:build", new="work/new/case.py:build",
+            old_path=[Path("work/legacy")], new_path=[Path("work/rewritten")]), ...])
+        result.ok, result.max_abs_diff, result.first_differing_layer, result.to_json()
+
+    NEW's modules stay imported in this process afterwards (as after any
+    import): verify programs whose libraries share module names in separate
+    processes, or drop them from ``sys.modules`` in between.
+    """
+    (result,) = verify_many([request])
+    if isinstance(result, PortError):
+        raise result
     return result
 
 
@@ -614,8 +719,14 @@ def add_verify_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]"
             "the first layer whose activations differ. Exit 0 equal within --atol, 1 above it, 2 error."
         ),
     )
-    parser.add_argument("old", metavar="OLD", help="the legacy program: path.py, path.py:factory, pkg.mod[:factory]")
-    parser.add_argument("new", metavar="NEW", help="the rewritten program, in the same forms")
+    parser.add_argument("old", metavar="OLD", nargs="?",
+                        help="the legacy program: path.py, path.py:factory, pkg.mod[:factory]")
+    parser.add_argument("new", metavar="NEW", nargs="?", help="the rewritten program, in the same forms")
+    parser.add_argument("--batch", metavar="PROGRAMS.json",
+                        help="verify several programs (instead of OLD NEW) with one tf_keras process: a JSON list "
+                             'of {"old", "new", and optionally "name", "factory", "factory_args", "inputs", "atol", '
+                             '"old_path", "new_path"}; relative file paths are taken from the list\'s directory; '
+                             "the options below apply to every program. Exit 0 all equal, 1 one differs, 2 an error")
     parser.add_argument("--factory", metavar="NAME", help="the factory that returns the model, in both programs")
     parser.add_argument("--factory-args", metavar="JSON", default=None,
                         help='keyword arguments for both factories, as a JSON object (e.g. \'{"vocab_size": 50}\')')
@@ -631,7 +742,7 @@ def add_verify_parser(sub: "argparse._SubParsersAction[argparse.ArgumentParser]"
                         help="the same for NEW (the rewritten libraries); repeatable")
 
 
-def _factory_args(text: str | None) -> dict[str, Any]:
+def factory_args(text: str | None) -> dict[str, Any]:
     if text is None:
         return {}
     try:
@@ -644,10 +755,11 @@ def _factory_args(text: str | None) -> dict[str, Any]:
     return value
 
 
-def _write_report(path: Path, result: VerifyResult) -> None:
+def write_report(path: Path, data: Any) -> None:
+    """Write the JSON report whole or not at all (a temporary file, then renamed)."""
     temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        temp.write_text(json.dumps(result.to_json(), indent=2) + "\n")
+        temp.write_text(json.dumps(data, indent=2) + "\n")
         os.replace(temp, path)
     except OSError as exc:
         temp.unlink(missing_ok=True)
@@ -679,16 +791,23 @@ def print_result(result: VerifyResult) -> None:
 def cmd_verify(args: argparse.Namespace) -> int:
     """``migrate verify``: exit 0 equal, 1 different, 2 error (one line)."""
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    if args.batch is not None:
+        from migrate.verify_batch import cmd_verify_batch
+
+        return cmd_verify_batch(args)
     try:
+        if args.old is None or args.new is None:
+            raise PortError("migrate verify", "give OLD and NEW (the legacy program and its rewrite), or --batch "
+                                              "PROGRAMS.json")
         request = VerifyRequest(
-            old=args.old, new=args.new, factory=args.factory, factory_args=_factory_args(args.factory_args),
+            old=args.old, new=args.new, factory=args.factory, factory_args=factory_args(args.factory_args),
             inputs=Path(args.inputs) if args.inputs else None, atol=args.atol,
             report=Path(args.report) if args.report else None,
             old_path=[Path(p) for p in args.old_path], new_path=[Path(p) for p in args.new_path],
         )
         result = verify_programs(request)
         if request.report is not None:
-            _write_report(request.report, result)
+            write_report(request.report, result.to_json())
     except PortError as exc:
         print(f"migrate verify: error: {exc}", file=sys.stderr)
         return 2

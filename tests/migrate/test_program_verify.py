@@ -188,3 +188,59 @@ def test_a_program_on_published_legacy_libraries(tmp_path: Path, capsys: pytest.
     assert data["outputs"][0]["name"] == "head" and data["max_abs_diff"] <= 1e-5
     classes = {entry["old"]: entry["layer_class"] for entry in data["layers"]}
     assert classes["norm"] == "LayerNormalization" and classes["position"] == "TrigPosEmbedding"
+
+
+def test_a_batch_verifies_each_program_with_one_legacy_process(programs: tuple[Path, Path], tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """``--batch``: every entry gets its own verdict; one failing entry does not stop the others."""
+    old, new = programs
+    listing = tmp_path / "lists"
+    listing.mkdir()
+    shutil.copy(old, listing / "old.py")
+    shutil.copy(new, listing / "new.py")
+    (listing / "altered.py").write_text(
+        new.read_text().replace("K.epsilon() * K.epsilon() if epsilon is None", "1e-2 if epsilon is None"))
+    (listing / "old_raising.py").write_text(
+        old.read_text() + "\n\ndef build_model(**kwargs):\n    raise IOError('weights.h5 missing')\n")
+    small = json.loads(SMALL)
+    batch = listing / "programs.json"
+    # Relative paths: from the list's own directory, not the working directory.
+    batch.write_text(json.dumps([
+        {"name": "as rewritten", "old": "old.py", "new": "new.py", "factory_args": small},
+        {"name": "epsilon changed", "old": "old.py", "new": "altered.py:build_model", "factory_args": small},
+        {"name": "legacy raises", "old": "old_raising.py", "new": "new.py", "factory_args": small},
+    ]))
+    report = tmp_path / "batch.json"
+    code = verify("--batch", batch, "--factory", "build_model", "--report", report)
+    captured = capsys.readouterr()
+    assert code == 2, captured.out
+    assert "3 programs: 1 equal, 1 different, 1 failed" in captured.out
+    assert "[3/3] building NEW of legacy raises" in captured.err
+    entries = {entry["name"]: entry for entry in json.loads(report.read_text())["programs"]}
+    assert entries["as rewritten"]["ok"] and entries["as rewritten"]["weights_transferred"] == 1 + 8 + 4 + 2
+    assert not entries["epsilon changed"]["ok"]
+    assert entries["epsilon changed"]["first_differing_layer"]["old"] == "t1_LN1"
+    assert "OLD: the factory raised OSError: weights.h5 missing" in entries["legacy raises"]["error"]
+
+
+def test_a_bad_batch_is_one_line_and_exit_2(programs: tuple[Path, Path], tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    old, new = programs
+    report = tmp_path / "batch.json"
+    batch = tmp_path / "programs.json"
+    cases = [
+        ("[{\"old\": ", "programs.json:1: --batch: not JSON"),
+        ("{}", "must be a non-empty JSON list"),
+        (json.dumps([{"old": str(old), "new": str(new), "factory_arg": {}}]), "entry 1: unknown key(s) ['factory_arg']"),
+        (json.dumps([{"old": str(old), "new": str(new)}, {"old": str(old)}]), 'entry 2: needs "new"'),
+        (json.dumps([{"old": str(old), "new": str(new), "atol": "small"}]), '"atol" must be a number'),
+    ]
+    for text, expected in cases:
+        batch.write_text(text)
+        assert verify("--batch", batch, "--factory", "build_model", "--report", report) == 2
+        assert expected in error_line(capsys)
+    assert verify(old, new, "--batch", batch) == 2
+    assert "not both" in error_line(capsys)
+    assert verify("--batch", tmp_path / "absent.json") == 2
+    assert "no such file" in error_line(capsys)
+    assert not report.exists()

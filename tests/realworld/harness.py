@@ -30,6 +30,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from tests.realworld.cases import CASES, cases_of
 from tests.realworld.run_case import slug
 
@@ -94,6 +96,8 @@ class Row:
     review: int = 0
     review_notes: list[str] = field(default_factory=list)
     record: dict[str, Any] = field(default_factory=dict)
+    #: this case's entry of the ``migrate verify --batch`` report (:func:`verify_cases`)
+    verify: dict[str, Any] = field(default_factory=dict)
 
     @property
     def green(self) -> bool:
@@ -237,6 +241,48 @@ def modern_on_backends(work: Path, backends: tuple[str, ...] = ("jax", "torch"))
     return records
 
 
+def verify_cases(work: Path) -> dict[str, dict[str, Any]]:
+    """After :func:`run` in ``work``: every case through ``migrate verify --batch``, as a user runs it.
+
+    The program is ``case_program.py`` (the case's builder, Keras-agnostic): OLD on
+    tf_keras with the unmodified library copy, NEW on Keras 3 with the rewritten one,
+    both fed the oracle's batch. One ``migrate verify`` process and one tf_keras child
+    for all cases. Returns ``{case key: the command's report entry}`` (``"error"`` where
+    the program failed); the command's exit status and last stderr line are under
+    ``"_command"``.
+    """
+    inputs = work / "verify-inputs"
+    inputs.mkdir(exist_ok=True)
+    entries = []
+    for lib in libraries():
+        oracle_dir = oracle(lib, work / "legacy")
+        for case in cases_of(lib.dist):
+            data_file = oracle_dir / slug(case) / "oracle.npz"
+            if not data_file.exists():  # the oracle failed on it: its row says why
+                continue
+            with np.load(data_file, allow_pickle=False) as data:
+                xs = {name: data[name] for name in data.files if name.startswith("x")}
+            np.savez(inputs / f"{slug(case)}-{lib.dist}.npz", **xs)
+            entries.append({"name": case.key, "old": str(HERE / "case_program.py"), "new": str(HERE / "case_program.py"),
+                            "factory": "build", "factory_args": {"case": case.key},
+                            "inputs": str(inputs / f"{slug(case)}-{lib.dist}.npz")})
+    batch, report = work / "verify-batch.json", work / "verify-report.json"
+    batch.write_text(json.dumps(entries, indent=1))
+    deps = str(Path(sys.prefix) / "realworld-deps")
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "migrate"), "verify", "--batch", str(batch), "--report", str(report),
+         "--old-path", str(work / "legacy"), "--old-path", deps, "--new-path", str(work / "rewritten"),
+         "--new-path", deps],
+        capture_output=True, text=True, timeout=PROCESS_TIMEOUT_S, env=_env(legacy=False), cwd=ROOT,
+    )
+    records: dict[str, dict[str, Any]] = {}
+    if report.exists():
+        records = {entry["name"]: entry for entry in json.loads(report.read_text())["programs"]}
+    tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+    records["_command"] = {"returncode": done.returncode, "stderr": tail, "stdout": done.stdout[-4000:]}
+    return records
+
+
 def _findings(report: dict[str, Any], rewritten: Path) -> dict[str, tuple[int, int, list[str]]]:
     """Per library: fixed count, needs-review count and the needs-review lines."""
     owner = {package: lib.dist for lib in libraries() for package in lib.packages}
@@ -265,10 +311,14 @@ def run(work: Path, jobs: int = 2) -> list[Row]:
         results: dict[str, dict[str, Any]] = {}
         for records in pool.map(one, libraries()):
             results.update(records)
+    verified = verify_cases(work)
+    command = verified.pop("_command")
     rows = []
     for case in CASES:
         fixed, review, notes = findings[case.library]
-        rows.append(Row(case.library, case.name, fixed, review, notes, results[case.key]))
+        verify = verified.get(case.key) or {"error": f"not in the report (migrate verify exit {command['returncode']}: "
+                                                    f"{command['stderr']})"}
+        rows.append(Row(case.library, case.name, fixed, review, notes, results[case.key], verify))
     return rows
 
 
@@ -289,10 +339,19 @@ def _roundtrip(record: dict[str, Any]) -> str:
     return mark
 
 
+def _verified(row: Row) -> str:
+    """The ``migrate verify`` column: equal (its largest output difference) or why not."""
+    v = row.verify
+    if "error" in v or "max_abs_diff" not in v:
+        return "FAIL"
+    return f"{'ok' if v.get('ok') else 'FAIL'} ({v['max_abs_diff']:.1e})"
+
+
 def table(rows: list[Row]) -> str:
     """The issue-12 table in Markdown, then every red row's exact error."""
-    head = "| library | model | findings fixed / review | import | build | load | max diff | fit | .keras round trip |"
-    lines = [head, "|" + "---|" * 9]
+    head = ("| library | model | findings fixed / review | import | build | load | max diff | fit | .keras round trip "
+            "| migrate verify |")
+    lines = [head, "|" + "---|" * 10]
     for row in rows:
         r = row.record
         imported = "FAIL" if r.get("failed_stage") in ("import", "legacy oracle") else "ok"
@@ -301,10 +360,12 @@ def table(rows: list[Row]) -> str:
             diff += " FAIL"
         lines.append(
             f"| {row.library} | {row.model} | {row.fixed} / {row.review} | {imported} | {_mark(r, 'build', 'build')} "
-            f"| {_mark(r, 'load', 'load')} | {diff} | {_mark(r, 'fit', 'fit')} | {_roundtrip(r)} |"
+            f"| {_mark(r, 'load', 'load')} | {diff} | {_mark(r, 'fit', 'fit')} | {_roundtrip(r)} | {_verified(row)} |"
         )
     errors = [f"- {row.library} {row.model} ({row.record.get('failed_stage')}): `{row.record['error']}`"
               for row in rows if "error" in row.record]
+    errors += [f"- {row.library} {row.model} (migrate verify): `{row.verify['error']}`"
+               for row in rows if "error" in row.verify]
     if errors:
         lines += ["", "Red rows:", *errors]
     notes = {row.library: row.review_notes for row in rows if row.review_notes}

@@ -4,7 +4,10 @@ One test per case of ``cases.CASES``. The whole suite runs once per session (the
 libraries in parallel subprocesses, see ``harness``); each test then checks its row:
 built from the rewritten library on Keras 3, loaded with the legacy weights, within
 1e-5 of the legacy oracle, trained one step, and reloaded from ``.keras`` with no
-``custom_objects`` and ``safe_mode=True`` to the same predictions.
+``custom_objects`` and ``safe_mode=True`` to the same predictions. Every case also goes
+through the user-facing command, ``migrate verify --batch`` (``case_program.py`` as the
+program, the unmodified and the rewritten library copies as OLD's and NEW's paths), and
+must verify equal.
 
 The backend-neutral libraries (``harness.BACKEND_NEUTRAL``) are also run on jax and torch
 against the same oracle, one process per backend, after the TensorFlow rows.
@@ -68,6 +71,20 @@ def test_case(case: Case, rows: dict[str, Row], request: pytest.FixtureRequest) 
     assert record["max_diff"] <= 1e-5, f"max diff {record['max_diff']:.2e} against the legacy oracle"
     assert record["fit"], "non-finite predictions after one training step"
     assert record["roundtrip_diff"] <= 1e-5, f".keras round trip changed predictions by {record['roundtrip_diff']:.2e}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.key for case in CASES])
+def test_case_through_migrate_verify(case: Case, rows: dict[str, Row]) -> None:
+    """The same case as a user checks a program on the library: ``migrate verify --batch`` (one
+    command for all cases) builds it on tf_keras with the library as published and on Keras 3
+    with the rewritten copy, transfers the weights and compares on the oracle's batch."""
+    verify = rows[case.key].verify
+    assert "error" not in verify, verify["error"]
+    assert verify["ok"] and verify["max_abs_diff"] <= 1e-5, (
+        f"max abs diff {verify['max_abs_diff']:.2e}; first differing layer: {verify['first_differing_layer']}")
+    # Functional models all: the command also compared them layer by layer.
+    assert verify["layers"] and all(layer["max_abs_diff"] is not None and layer["max_abs_diff"] <= 1e-5
+                                    for layer in verify["layers"]), verify["layers"]
 
 
 BACKEND_CASES = [(backend, case) for backend in ("jax", "torch") for case in CASES if case.library in BACKEND_NEUTRAL]
