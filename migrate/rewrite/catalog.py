@@ -50,7 +50,8 @@ FAMILIES: dict[str, str] = {
 
 RULES: tuple[RuleInfo, ...] = (
     RuleInfo("KM101", "legacy-module", SAFE,
-             "keras.engine/topology, 2.2 submodules (layers.core, .recurrent, ...), utils.np_utils etc. to their Keras 3 homes"),
+             "keras.engine/topology, 2.2 submodules (layers.core, .recurrent, ...), utils.np_utils etc. to their Keras 3 homes; "
+             "Keras 2 aliases Keras 3 dropped (losses.mse, optimizers.rmsprop) to the name it kept"),
     RuleInfo("KM102", "tf-keras-namespace", SAFE,
              "`from tensorflow import keras`, `tf.keras.*`, `tensorflow.python.keras` to the `keras` package"),
     RuleInfo("KM103", "unknown-legacy-symbol", UNSAFE,
