@@ -26,8 +26,8 @@ method's body, rewrites the statements before that call:
 * except for the attributes the base ``__init__`` itself sets, whatever the subclass
   set before (``_OVERWRITTEN``, measured on tf_keras and on Keras 3): setting them
   again would change what the layer is. Their pre-call value only fed the block and the
-  call; a plain ``self.X = <name or attribute>`` of one of them that nothing reads is
-  deleted.
+  call; ``self.X = <value without calls>`` of one of them that nothing reads is
+  deleted (a value with a call stays as the local, since the call may check an argument).
 
 It leaves the class as written and reports, with the line and what to write, whatever
 it cannot convert exactly: an attribute set only on some paths (``if`` without the
@@ -87,7 +87,9 @@ _DIFFERENT: dict[str, str] = {
 }
 #: Bases whose ``__init__`` is known to set only the attributes above, by kind.
 _KINDS = {"keras.layers.Layer": "layer", "keras.layers.Wrapper": "wrapper"}
-_PURE = (cst.Name, cst.Attribute, cst.Integer, cst.Float, cst.SimpleString)
+#: What evaluating an expression may do beyond reading values: a dropped assignment's value keeps
+#: its local (and runs) when it contains one of them (``keras.regularizers.get(x)`` checks ``x``).
+_EFFECTS = (cst.Call, cst.Subscript, cst.Await, cst.Yield, cst.NamedExpr, cst.Lambda)
 _WHAT_TO_WRITE = ("bind the values to local names before the base __init__ call, pass those, and set the "
                   "attributes on self after it (a torch Module refuses a sublayer before its own __init__)")
 
@@ -111,6 +113,19 @@ def _mentions(node: cst.CSTNode, name: str) -> bool:
         def visit_Name(self, n: cst.Name) -> None:
             nonlocal found
             found = found or n.value == name
+
+    node.visit(_Find())
+    return found
+
+
+def _has(node: cst.CSTNode, kinds: tuple[type, ...]) -> bool:
+    found = False
+
+    class _Find(cst.CSTVisitor):
+        def on_visit(self, n: cst.CSTNode) -> bool:
+            nonlocal found
+            found = found or isinstance(n, kinds)
+            return not found
 
     node.visit(_Find())
     return found
@@ -151,7 +166,7 @@ class _Block:
         return self.local[attr]
 
     # -- expressions --------------------------------------------------------
-    def reads(self, node: cst.CSTNode, definite: set[str]) -> cst.CSTNode:
+    def reads(self, node: cst.CSTNode, definite: set[str], bare: bool = True) -> cst.CSTNode:
         block = self
 
         class _Reads(cst.CSTTransformer):
@@ -179,7 +194,7 @@ class _Block:
 
         out = node.visit(_Reads())
         # A bare `self` left (passed to a function) lets the callee read what the block set.
-        if block.local and self._bare_self(out):
+        if bare and block.local and self._bare_self(out):
             raise _Review(f"`{self.me}` is passed on after the block set attributes the callee may read")
         return out
 
@@ -276,7 +291,7 @@ class _Block:
         return stmt.with_changes(test=test, body=body, orelse=orelse)
 
 
-def _base_call(stmt: cst.CSTNode, me: str, bases: set[str]) -> bool:
+def _base_call(stmt: cst.CSTNode, me: str) -> bool:
     """Whether ``stmt`` contains ``super().__init__``, ``super(C, self).__init__`` or ``Base.__init__(self, ...)``."""
     found = False
 
@@ -289,8 +304,8 @@ def _base_call(stmt: cst.CSTNode, me: str, bases: set[str]) -> bool:
             owner = func.value
             if isinstance(owner, cst.Call) and isinstance(owner.func, cst.Name) and owner.func.value == "super":
                 found = True
-            elif dotted_name(owner) in bases and n.args and isinstance(n.args[0].value, cst.Name) \
-                    and n.args[0].value.value == me:
+            elif dotted_name(owner) is not None and n.args and isinstance(n.args[0].value, cst.Name) \
+                    and n.args[0].value.value == me:  # Base.__init__(self, ...), any class that initializes self
                 found = True
 
     stmt.visit(_Find())
@@ -360,9 +375,8 @@ def on_class(ctx: FileContext, site: Site) -> cst.ClassDef | None:
     if not params or not isinstance(init.body, cst.IndentedBlock):
         return None
     me = params[0].name.value
-    bases = {dotted_name(b.value) for b in site.original.bases} - {None}
     body = list(init.body.body)
-    at = next((i for i, s in enumerate(body) if _base_call(s, me, bases)), None)  # type: ignore[arg-type]
+    at = next((i for i, s in enumerate(body) if _base_call(s, me)), None)
     if at is None or not _sets_self(body[:at], me):
         return None
     call = body[at]
@@ -372,7 +386,9 @@ def on_class(ctx: FileContext, site: Site) -> cst.ClassDef | None:
         ctx.report(RULE, at_node, f"{label}: {why}; it sets attributes on {me} before the base __init__, which a "
                    f"torch Module refuses for a sublayer: {_WHAT_TO_WRITE}", fixed=False)
 
-    if not (isinstance(call, cst.SimpleStatementLine) and len(call.body) == 1 and isinstance(call.body[0], cst.Expr)):
+    if not (isinstance(call, cst.SimpleStatementLine) and len(call.body) == 1 and isinstance(call.body[0], cst.Expr)
+            and isinstance(call.body[0].value, cst.Call) and isinstance(call.body[0].value.func, cst.Attribute)
+            and call.body[0].value.func.attr.value == "__init__"):
         review("the base __init__ call is not a statement of its own")
         return None
     kind = keras_base(ctx, info, _kind)
@@ -385,25 +401,34 @@ def on_class(ctx: FileContext, site: Site) -> cst.ClassDef | None:
         return None
     block = _Block(me, _names(init))
     # Findings name the statement as parsed when the other rules kept the method's statements.
-    lines = list(original.body.body) if len(original.body.body) == len(body) else [original] * len(body)
+    parsed = list(original.body.body) if isinstance(original.body, cst.IndentedBlock) else []
+    lines = parsed[:at + 1] if next((i for i, s in enumerate(parsed) if _base_call(s, me)), None) == at \
+        else [original] * (at + 1)
     definite: set[str] = set()
     before: list[cst.BaseStatement] = []
+    first: dict[str, int] = {}  # attribute -> the statement that first sets it
     for i, stmt in enumerate(body[:at + 1]):
         try:
             if i < at:
                 before += block.block([stmt], definite)
+                first.update({a: i for a in block.local if a not in first})
                 continue
             maybe = [a for a in block.local if a not in definite]
             if maybe:
                 raise _Review(f"`{me}.{maybe[0]}` is set on some paths only")
             expr = call.body[0]
-            new_call = call.with_changes(body=[expr.with_changes(value=block.reads(expr.value, definite))])
+            base_call: cst.Call = expr.value  # type: ignore[assignment]
+            # Base.__init__(self, ...): its own self is the call's business; any other is passed on
+            explicit = not isinstance(base_call.func.value, cst.Call)  # type: ignore[attr-defined]
+            if block.local and any(block._bare_self(a) for a in base_call.args[int(explicit):]):
+                raise _Review(f"`{me}` is passed to the base __init__ after the block set attributes it may read")
+            new_call = call.with_changes(body=[expr.with_changes(value=block.reads(base_call, definite, bare=False))])
         except _Review as why:
             review(str(why), lines[i])  # the finding is on the statement it is about
             return None
     differ = [a for a in block.local if a in _DIFFERENT]
     if differ:
-        review(f"`{me}.{differ[0]}`: {_DIFFERENT[differ[0]]}")
+        review(f"`{me}.{differ[0]}`: {_DIFFERENT[differ[0]]}", lines[first[differ[0]]])
         return None
     kinds = {"layer", kind}
     dropped = [a for a in block.local if a in _OVERWRITTEN and _OVERWRITTEN[a][0] in kinds]
@@ -421,11 +446,11 @@ def on_class(ctx: FileContext, site: Site) -> cst.ClassDef | None:
 
 
 def _unread_pure(stmt: cst.BaseStatement, block: _Block, dropped: list[str]) -> bool:
-    """``self_X = <name or attribute>`` (a top-level line) for an attribute not set again and never read."""
+    """``self_X = <value without calls>`` (a top-level line) for an attribute not set again and never read."""
     if not (isinstance(stmt, cst.SimpleStatementLine) and len(stmt.body) == 1 and isinstance(stmt.body[0], cst.Assign)):
         return False
     assign = stmt.body[0]
-    if len(assign.targets) != 1 or not isinstance(assign.value, _PURE):
+    if len(assign.targets) != 1 or _has(assign.value, _EFFECTS):
         return False
     target = assign.targets[0].target
     return any(isinstance(target, cst.Name) and target.value == block.local[a] and a not in block.read for a in dropped)
