@@ -51,14 +51,7 @@ def backend_records(work: Path, rows: dict[str, Row]) -> dict[str, dict[str, Any
 
 
 # "<backend>:<case key>" -> why it is still red on that backend (TensorFlow passes).
-KNOWN_RED_ON_BACKENDS: dict[str, str] = {
-    "torch:keras-multi-head:MultiHead(Dense)": (
-        "build: AttributeError: cannot assign module before Module.__init__() call [torch module.py]. "
-        "MultiHead.__init__ sets self.layer (a Layer) before super().__init__; on the torch backend a Keras "
-        "layer is a torch Module, which refuses a submodule before its own __init__. By hand: bind the layer "
-        "to a local name and set attributes after super().__init__(layer); not yet a rule"
-    ),
-}
+KNOWN_RED_ON_BACKENDS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.key for case in CASES])
