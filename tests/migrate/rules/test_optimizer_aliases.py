@@ -65,6 +65,13 @@ def test_keras22_rules_see_the_alias():
     assert [f.message.split(":")[0] for f in findings if f.rule == "KM409" and not f.fixed] == ["Adagrad", "RMSprop"]
 
 
+def test_lr_attribute_of_a_name_bound_to_an_alias():
+    """KM402 knows ``m`` is an optimizer from its constructor, which is the alias."""
+    code, findings = rw("import keras\nm = keras.optimizers.adam(lr=0.1)\nprint(m.lr)\n")
+    assert code == "import keras\nm = keras.optimizers.Adam(learning_rate=0.1)\nprint(m.learning_rate)\n"
+    assert rules_of(findings) == {"KM101", "KM401", "KM402"}
+
+
 def test_noop_string_identifiers_and_tf_keras_classes():
     src = textwrap.dedent("""\
         import keras
