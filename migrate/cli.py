@@ -290,6 +290,10 @@ def main(argv: list[str] | None = None) -> int:
         from migrate.port_cli import cmd_port
 
         return cmd_port(args)
+    if args.command == "verify" and args.batch is not None:
+        from migrate.verify_batch import cmd_verify_batch
+
+        return cmd_verify_batch(args)
     if args.command == "verify":
         from migrate.program_verify import cmd_verify
 

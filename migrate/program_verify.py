@@ -791,10 +791,6 @@ def print_result(result: VerifyResult) -> None:
 def cmd_verify(args: argparse.Namespace) -> int:
     """``migrate verify``: exit 0 equal, 1 different, 2 error (one line)."""
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    if args.batch is not None:
-        from migrate.verify_batch import cmd_verify_batch
-
-        return cmd_verify_batch(args)
     try:
         if args.old is None or args.new is None:
             raise PortError("migrate verify", "give OLD and NEW (the legacy program and its rewrite), or --batch "

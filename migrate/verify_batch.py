@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,7 @@ def read_batch(path: Path, args: argparse.Namespace) -> tuple[list[str], list[Ve
 
 def cmd_verify_batch(args: argparse.Namespace) -> int:
     """``migrate verify --batch``: exit 0 all equal, 1 one differs, 2 an error."""
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     if args.old is not None or args.new is not None:
         print("migrate verify: error: --batch: give either OLD NEW or --batch PROGRAMS.json, not both",
               file=sys.stderr)
