@@ -20,9 +20,9 @@ weights load into the rebuilt model, that it trains (Keras 3's ``fit`` refuses a
 with no loss, and this one has only the ``AddLoss`` layer's) and that its ``.keras`` file
 reloads.
 
-Further hand edits, each what another finding of the rewrite says: cifar10_cnn's
-``keras.optimizers.rmsprop`` (2.2.4's lower-case alias of ``RMSprop``, the same class;
-KM103 reports it) is spelled ``RMSprop`` in the legacy text before the rewrite;
+Further hand edits, each what another finding of the rewrite says (cifar10_cnn's
+``keras.optimizers.rmsprop``, 2.2.4's lower-case alias, is the rewrite's own work now:
+KM101 renames it and KM401 converts its ``lr=``/``decay=`` in the same pass):
 cifar10_cnn_capsule's ``K.conv1d(inputs, self.kernel)`` (KM209) becomes
 ``ops.conv(inputs, self.kernel)`` (same kernel layout, stride 1, ``'valid'``), and its
 ``Lambda(lambda z: ...)`` a registered module-level function (KM330's advice; the rule
@@ -132,8 +132,6 @@ def patched(work: Path) -> Path:
     scripts.mkdir()
     for name in (*VAES, *CIFAR):
         shutil.copy(harness.EXAMPLES / f"{name}.py", scripts / f"{name}.py")
-    cnn = scripts / "cifar10_cnn.py"
-    cnn.write_text(cnn.read_text().replace("keras.optimizers.rmsprop(", "keras.optimizers.RMSprop("))
     report = work / "report.json"
     done = subprocess.run([str(Path(sys.executable).parent / "migrate"), "rewrite", "--from", "keras-2.2",
                            "--jobs", "1", "--report", str(report), str(scripts)],
