@@ -268,6 +268,16 @@ BACKEND_ROWS: tuple[BackendRow, ...] = (
     BackendRow("name_scope", ("name",), "keras.name_scope({name})", "KM203",
                "the same context manager: it prefixes the names of the variables created inside "
                "(keras-multi-head's MultiHead builds its copies under it)", ref="keras.name_scope", needs=("keras",)),
+    # Reading and setting values (TensorFlow 2 is eager: K.eval is K.get_value).
+    BackendRow("eval", ("x",), "ops.convert_to_numpy({x})", "KM203",
+               "K.eval of a variable or an eager tensor is its NumPy value (as K.get_value, KM206)"),
+    BackendRow("batch_get_value", ("tensors",), "[ops.convert_to_numpy(value) for value in {tensors}]", "KM203",
+               "the NumPy value of each, in a list"),
+    BackendRow("batch_set_value", ("tuples",), "[variable.assign(value) for variable, value in {tuples}]",
+               "KM203", "each (variable, value) pair assigned, in order (the call was a statement; so is the "
+                        "comprehension)"),
+    BackendRow("temporal_padding", ("x", "padding=(1, 1)"), "ops.pad({x}, [[0, 0], list({padding}), [0, 0]])",
+               "KM203", "zeros before and after the time axis of a (batch, time, features) tensor"),
     # KM204 / KM205 / KM206 are structural (batch_dot.py, switch.py, get_set_value.py).
     # KM207: still in keras.backend in Keras 3.
     *(BackendRow(n, (), f"keras.backend.{n}()", "KM207", "kept: Keras 3 keras.backend still has it",
@@ -308,18 +318,14 @@ BACKEND_UNSUPPORTED: dict[str, str] = {
     "foldl": "no ops equivalent",
     "foldr": "no ops equivalent",
     "count_params": "use math.prod(x.shape)",
-    "batch_get_value": "use ops.convert_to_numpy on each",
-    "batch_set_value": "use variable.assign on each",
     "image_dim_ordering": "use keras.backend.image_data_format() ('channels_first'/'channels_last')",
     "set_image_dim_ordering": "use keras.backend.set_image_data_format",
     "print_tensor": "use ops/print or jax.debug.print",
-    "eval": "use ops.convert_to_numpy",
     "conv1d": "use a keras.layers.Conv1D or ops.conv (argument layout differs)",
     "conv2d": "use a keras.layers.Conv2D or ops.conv (argument layout differs)",
     "pool2d": "use ops.max_pool/ops.average_pool",
     "resize_images": "use ops.image.resize",
     "spatial_2d_padding": "use ops.pad",
-    "temporal_padding": "use ops.pad",
     "batch_normalization": "use ops.batch_normalization (argument order differs)",
     "normalize_batch_in_training": "use ops.moments + ops.batch_normalization",
     "ctc_batch_cost": "use keras.losses.CTC",

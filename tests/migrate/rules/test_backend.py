@@ -95,3 +95,33 @@ def test_name_scope_is_keras_name_scope():
     namespace: dict[str, object] = {}
     exec(compile(code, "name_scope.py", "exec"), namespace)
     assert namespace["v"].path == "sub_0/w"  # type: ignore[attr-defined]
+
+
+def test_value_reads_writes_and_temporal_padding_match_tf_keras():
+    """K.eval, K.batch_get_value, K.batch_set_value and K.temporal_padding (bert4keras uses all
+    four) rewritten, run on Keras 3, against the same calls on tf_keras in this process."""
+    import numpy as np
+    import tf_keras
+
+    src = (HEAD + "def values(v, w, x):\n"
+           "    K.batch_set_value(zip([v, w], [np.full((2,), 3.0), np.eye(2)]))\n"
+           "    return K.eval(v), K.batch_get_value([v, w]), K.temporal_padding(x, (2, 1)), K.temporal_padding(x)\n")
+    code, findings = rw(src)
+    assert "K." not in code and ("KM203", True) in {(f.rule, f.fixed) for f in findings}
+    assert_fixed_point(src)
+    import keras
+
+    namespace: dict[str, object] = {"np": np}
+    exec(compile(code, "values.py", "exec"), namespace)
+    x = np.arange(12, dtype="float32").reshape(1, 4, 3)
+    got = namespace["values"](keras.Variable(np.zeros(2)), keras.Variable(np.zeros((2, 2))), x)  # type: ignore[operator]
+    tk = tf_keras.backend
+    v, w = tk.variable(np.zeros(2)), tk.variable(np.zeros((2, 2)))
+    tk.batch_set_value(zip([v, w], [np.full((2,), 3.0), np.eye(2)]))
+    expected = (tk.eval(v), tk.batch_get_value([v, w]), tk.temporal_padding(x, (2, 1)), tk.temporal_padding(x))
+    np.testing.assert_array_equal(got[0], expected[0])
+    for a, b in zip(got[1], expected[1]):
+        np.testing.assert_array_equal(a, b)
+    for a, b in zip(got[2:], expected[2:]):
+        assert tuple(a.shape) == tuple(b.shape)
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
