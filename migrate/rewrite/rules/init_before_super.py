@@ -48,6 +48,7 @@ from migrate.rewrite.context import FileContext
 from migrate.rewrite.hooks import CLASS, Hook, Order, RuleSpec, Site
 from migrate.rewrite.index import MODEL_TARGETS, keras_base, rewritable_layer_class
 from migrate.rewrite.names import dotted_name
+from migrate.rewrite.walk import iter_nodes, used_names
 
 RULE = "KM325"
 
@@ -107,39 +108,11 @@ def _kind(target: str) -> str | None:
 
 
 def _mentions(node: cst.CSTNode, name: str) -> bool:
-    found = False
-
-    class _Find(cst.CSTVisitor):
-        def visit_Name(self, n: cst.Name) -> None:
-            nonlocal found
-            found = found or n.value == name
-
-    node.visit(_Find())
-    return found
+    return name in used_names(node)
 
 
 def _has(node: cst.CSTNode, kinds: tuple[type, ...]) -> bool:
-    found = False
-
-    class _Find(cst.CSTVisitor):
-        def on_visit(self, n: cst.CSTNode) -> bool:
-            nonlocal found
-            found = found or isinstance(n, kinds)
-            return not found
-
-    node.visit(_Find())
-    return found
-
-
-def _names(node: cst.CSTNode) -> set[str]:
-    names: set[str] = set()
-
-    class _Collect(cst.CSTVisitor):
-        def visit_Name(self, n: cst.Name) -> None:
-            names.add(n.value)
-
-    node.visit(_Collect())
-    return names
+    return any(isinstance(n, kinds) for n in iter_nodes(node))
 
 
 class _Block:
@@ -204,9 +177,8 @@ class _Block:
 
         class _Bare(cst.CSTVisitor):
             def visit_Attribute(self, n: cst.Attribute) -> bool:
-                if isinstance(n.value, cst.Name) and n.value.value == me:
-                    return False  # self.x: an attribute, handled by the reads
-                return True
+                # self.x: an attribute, handled by the reads
+                return not (isinstance(n.value, cst.Name) and n.value.value == me)
 
             def visit_Call(self, n: cst.Call) -> bool:
                 # super(Cls, self): the base call's own use of self
@@ -302,11 +274,12 @@ def _base_call(stmt: cst.CSTNode, me: str) -> bool:
             if not (isinstance(func, cst.Attribute) and func.attr.value == "__init__"):
                 return
             owner = func.value
-            if isinstance(owner, cst.Call) and isinstance(owner.func, cst.Name) and owner.func.value == "super":
-                found = True
-            elif dotted_name(owner) is not None and n.args and isinstance(n.args[0].value, cst.Name) \
-                    and n.args[0].value.value == me:  # Base.__init__(self, ...), any class that initializes self
-                found = True
+            through_super = isinstance(owner, cst.Call) and isinstance(owner.func, cst.Name) \
+                and owner.func.value == "super"
+            # Base.__init__(self, ...): any class's __init__ that initializes self
+            explicit = dotted_name(owner) is not None and bool(n.args) and isinstance(n.args[0].value, cst.Name) \
+                and n.args[0].value.value == me
+            found = found or through_super or explicit
 
     stmt.visit(_Find())
     return found
@@ -399,7 +372,7 @@ def on_class(ctx: FileContext, site: Site) -> cst.ClassDef | None:
     if kind is None or kind.startswith("concrete:"):
         review(f"the base {kind.split(':', 1)[1] if kind else 'class'} sets attributes of its own in __init__")
         return None
-    block = _Block(me, _names(init))
+    block = _Block(me, used_names(init))
     # Findings name the statement as parsed when the other rules kept the method's statements.
     parsed = list(original.body.body) if isinstance(original.body, cst.IndentedBlock) else []
     lines = parsed[:at + 1] if next((i for i, s in enumerate(parsed) if _base_call(s, me)), None) == at \

@@ -25,10 +25,10 @@ def probe(k: Any) -> dict[str, str]:
         base, args = bases[_OVERWRITTEN.get(attr, ("layer",))[0]]
 
         class Probe(base):  # type: ignore[misc, valid-type]
-            def __init__(self, *a: Any) -> None:
+            def __init__(self, *a: Any, name: str = attr) -> None:
                 self.refused = False
                 try:
-                    setattr(self, attr, sentinel)  # noqa: B010 - the attribute is the probe's variable
+                    setattr(self, name, sentinel)
                 except Exception:  # noqa: BLE001 - which error does not matter, that it refused does
                     self.refused = True
                 super().__init__(*a)
