@@ -31,7 +31,8 @@ method's body, rewrites the statements before that call:
 
 It leaves the class as written and reports, with the line and what to write, whatever
 it cannot convert exactly: an attribute set only on some paths (``if`` without the
-same attribute in every branch) or inside a loop, ``try`` or ``with``; ``del self.X``;
+same attribute in every branch that goes on to the call; a branch ending in ``raise``
+or ``return`` does not) or inside a loop, ``try`` or ``with``; a property of the class; ``del self.X``;
 ``self.X op= v`` or a read of ``self.X`` before the block set it while the block sets it;
 ``self`` itself, or a method of it, used after the block set an attribute (the callee
 may read the attribute); a lambda or nested function reading ``self``; a base class
@@ -258,9 +259,25 @@ class _Block:
             orelse = self.branch(orelse, other)
         elif isinstance(orelse, cst.Else):
             orelse = orelse.with_changes(body=orelse.body.with_changes(body=self.block(list(orelse.body.body), other)))
+        # A branch that ends in raise/return never reaches the base call: it constrains nothing.
+        live = [names for names, branch in ((then, stmt.body), (other, stmt.orelse)) if not _exits(branch)]
         definite.clear()
-        definite.update(then & other)
+        definite.update(set.intersection(*live) if live else then | other)
         return stmt.with_changes(test=test, body=body, orelse=orelse)
+
+
+def _exits(branch: cst.CSTNode | None) -> bool:
+    """Whether a branch (a suite, ``else``, ``elif``) always ends in ``raise`` or ``return``."""
+    if branch is None:
+        return False
+    if isinstance(branch, cst.If):
+        return _exits(branch.body) and _exits(branch.orelse)
+    if isinstance(branch, cst.Else):
+        return _exits(branch.body)
+    last = branch.body[-1] if isinstance(branch, cst.IndentedBlock) and branch.body else None
+    if isinstance(last, cst.If):
+        return _exits(last)
+    return isinstance(last, cst.SimpleStatementLine) and isinstance(last.body[-1], (cst.Raise, cst.Return))
 
 
 def _base_call(stmt: cst.CSTNode, me: str) -> bool:
@@ -399,6 +416,13 @@ def on_class(ctx: FileContext, site: Site) -> cst.ClassDef | None:
         except _Review as why:
             review(str(why), lines[i])  # the finding is on the statement it is about
             return None
+    properties = {m.name.value for m in members if isinstance(m, cst.FunctionDef) and any(
+        dotted_name(d.decorator) in ("property", f"{m.name.value}.setter") for d in m.decorators)}
+    setters = [a for a in block.local if a in properties]
+    if setters:
+        review(f"`{me}.{setters[0]}` is a property of the class: its setter would run after the base __init__, "
+               "not before", lines[first[setters[0]]])
+        return None
     differ = [a for a in block.local if a in _DIFFERENT]
     if differ:
         review(f"`{me}.{differ[0]}`: {_DIFFERENT[differ[0]]}", lines[first[differ[0]]])

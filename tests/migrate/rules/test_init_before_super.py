@@ -121,6 +121,25 @@ def test_reported_and_left_as_written(why):
     assert "self_" not in code and finding.line >= 4  # the statement it is about
 
 
+def test_branch_that_raises_sets_nothing():
+    src = ("import keras\nclass L(keras.layers.Layer):\n    def __init__(self, units, **kwargs):\n"
+           "        if units > 0:\n            self.units = units\n        elif units == 0:\n"
+           "            self.units = 1\n        else:\n            raise ValueError(units)\n"
+           "        super().__init__(**kwargs)\n")
+    code, findings = rw(src)
+    assert "            self_units = 1\n" in code and "        super().__init__(**kwargs)\n        self.units = self_units\n" in code
+    assert [f.fixed for f in _km325(findings)] == [True]
+
+
+def test_property_setter_reported():
+    src = ("import keras\nclass L(keras.layers.Layer):\n    def __init__(self, units, **kwargs):\n"
+           "        self.units = units\n        super().__init__(**kwargs)\n\n    @property\n    def units(self):\n"
+           "        return self._units\n\n    @units.setter\n    def units(self, value):\n        self._units = value\n")
+    code, findings = rw(src)
+    assert [(f.fixed, f.line, "is a property of the class" in f.message) for f in _km325(findings)] == [(False, 4, True)]
+    assert "self_" not in code
+
+
 @pytest.mark.parametrize("src, why", [
     (("import keras\nclass A(keras.layers.Layer):\n    def __init__(self, **kwargs):\n"
       "        super().__init__(**kwargs)\nclass B(A):\n    def __init__(self, **kwargs):\n        self.n = 1\n"
