@@ -788,10 +788,34 @@ def print_result(result: VerifyResult) -> None:
     print(f"DIFFERENT: max abs diff {result.max_abs_diff:.2e} exceeds --atol {result.atol:g}{where}")
 
 
-def cmd_verify(args: argparse.Namespace) -> int:
-    """``migrate verify``: exit 0 equal, 1 different, 2 error (one line)."""
+def run_command(body: Callable[[], int], subject: str) -> int:
+    """Run a ``migrate verify`` command's body: an error is one line on stderr and exit 2.
+
+    A :class:`PortError` is the user's input (named in its line); anything else
+    is an internal failure, named with ``subject`` (``MIGRATE_DEBUG=1`` re-raises
+    it with its traceback); Ctrl-C is exit 130.
+    """
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     try:
+        return body()
+    except PortError as exc:
+        print(f"migrate verify: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("migrate verify: error: interrupted", file=sys.stderr)
+        return 130
+    except (Exception, SystemExit) as exc:
+        if os.environ.get("MIGRATE_DEBUG"):
+            raise
+        print(f"migrate verify: error: {subject}: {type(exc).__name__}: {one_line(exc)} (MIGRATE_DEBUG=1 shows the "
+              "traceback)", file=sys.stderr)
+        return 2
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """``migrate verify``: exit 0 equal, 1 different, 2 error (one line)."""
+
+    def body() -> int:
         if args.old is None or args.new is None:
             raise PortError("migrate verify", "give OLD and NEW (the legacy program and its rewrite), or --batch "
                                               "PROGRAMS.json")
@@ -804,20 +828,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
         result = verify_programs(request)
         if request.report is not None:
             write_report(request.report, result.to_json())
-    except PortError as exc:
-        print(f"migrate verify: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("migrate verify: error: interrupted", file=sys.stderr)
-        return 130
-    except (Exception, SystemExit) as exc:
-        if os.environ.get("MIGRATE_DEBUG"):
-            raise
-        print(f"migrate verify: error: {args.new}: {type(exc).__name__}: {one_line(exc)} (MIGRATE_DEBUG=1 shows the "
-              "traceback)", file=sys.stderr)
-        return 2
-    print_result(result)
-    return 0 if result.ok else 1
+        print_result(result)
+        return 0 if result.ok else 1
+
+    return run_command(body, args.new)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -40,6 +39,7 @@ from migrate.program_verify import (
     VerifyResult,
     factory_args,
     print_result,
+    run_command,
     verify_many,
     write_report,
 )
@@ -116,30 +116,24 @@ def read_batch(path: Path, args: argparse.Namespace) -> tuple[list[str], list[Ve
 
 def cmd_verify_batch(args: argparse.Namespace) -> int:
     """``migrate verify --batch``: exit 0 all equal, 1 one differs, 2 an error."""
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    return run_command(lambda: _verify_batch(args), args.batch)
+
+
+def _verify_batch(args: argparse.Namespace) -> int:
     if args.old is not None or args.new is not None:
-        print("migrate verify: error: --batch: give either OLD NEW or --batch PROGRAMS.json, not both",
-              file=sys.stderr)
-        return 2
-    try:
-        names, requests = read_batch(Path(args.batch), args)
-        report = Path(args.report) if args.report else None
-        if report is not None:
-            from migrate.weights.writer import check_writable_dir
+        raise PortError("--batch", "give either OLD NEW or --batch PROGRAMS.json, not both")
+    names, requests = read_batch(Path(args.batch), args)
+    report = Path(args.report) if args.report else None
+    if report is not None:
+        from migrate.weights.writer import check_writable_dir
 
-            check_writable_dir(report, "--report")
-        total = len(requests)
+        check_writable_dir(report, "--report")
+    total = len(requests)
 
-        def progress(i: int, _request: VerifyRequest) -> None:
-            print(f"migrate verify: [{i + 1}/{total}] building NEW of {names[i]}", file=sys.stderr, flush=True)
+    def progress(i: int, _request: VerifyRequest) -> None:
+        print(f"migrate verify: [{i + 1}/{total}] building NEW of {names[i]}", file=sys.stderr, flush=True)
 
-        results = verify_many(requests, progress)
-    except PortError as exc:
-        print(f"migrate verify: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("migrate verify: error: interrupted", file=sys.stderr)
-        return 130
+    results = verify_many(requests, progress)
     entries: list[dict[str, Any]] = []
     equal = different = failed = 0
     for i, (name, result) in enumerate(zip(names, results)):
@@ -155,10 +149,5 @@ def cmd_verify_batch(args: argparse.Namespace) -> int:
             entries.append({"name": name, "error": str(result)})
     print(f"{total} programs: {equal} equal, {different} different, {failed} failed")
     if report is not None:
-        try:
-            write_report(report, {"programs": entries})
-        except PortError as exc:
-            print(f"migrate verify: error: {exc}", file=sys.stderr)
-            return 2
+        write_report(report, {"programs": entries})
     return 2 if failed else 1 if different else 0
-
