@@ -817,8 +817,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
     def body() -> int:
         if args.old is None or args.new is None:
-            raise PortError("migrate verify", "give OLD and NEW (the legacy program and its rewrite), or --batch "
-                                              "PROGRAMS.json")
+            raise PortError("OLD NEW", "not given: name the legacy program and its rewrite (migrate verify OLD.py "
+                                       "NEW.py --factory NAME), or pass --batch PROGRAMS.json")
         request = VerifyRequest(
             old=args.old, new=args.new, factory=args.factory, factory_args=factory_args(args.factory_args),
             inputs=Path(args.inputs) if args.inputs else None, atol=args.atol,
