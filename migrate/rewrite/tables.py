@@ -278,6 +278,11 @@ BACKEND_ROWS: tuple[BackendRow, ...] = (
                         "comprehension)"),
     BackendRow("temporal_padding", ("x", "padding=(1, 1)"), "ops.pad({x}, [[0, 0], list({padding}), [0, 0]])",
                "KM203", "zeros before and after the time axis of a (batch, time, features) tensor"),
+    BackendRow("pool2d", ("x", "pool_size", "strides=(1, 1)", "padding='valid'", "data_format=None", "pool_mode='max'"),
+               "(ops.max_pool if {pool_mode} == 'max' else ops.average_pool)({x}, {pool_size}, strides={strides}, "
+               "padding={padding}, data_format={data_format})", "KM203",
+               "K.pool2d's pool_mode picks ops.max_pool or ops.average_pool ('avg'); strides written out, since "
+               "ops' default is the pool size, not 1"),
     # KM204 / KM205 / KM206 are structural (batch_dot.py, switch.py, get_set_value.py).
     # KM207: still in keras.backend in Keras 3.
     *(BackendRow(n, (), f"keras.backend.{n}()", "KM207", "kept: Keras 3 keras.backend still has it",
@@ -323,7 +328,6 @@ BACKEND_UNSUPPORTED: dict[str, str] = {
     "print_tensor": "use ops/print or jax.debug.print",
     "conv1d": "use a keras.layers.Conv1D or ops.conv (argument layout differs)",
     "conv2d": "use a keras.layers.Conv2D or ops.conv (argument layout differs)",
-    "pool2d": "use ops.max_pool/ops.average_pool",
     "resize_images": "use ops.image.resize",
     "spatial_2d_padding": "use ops.pad",
     "batch_normalization": "use ops.batch_normalization (argument order differs)",

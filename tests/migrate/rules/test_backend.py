@@ -125,3 +125,24 @@ def test_value_reads_writes_and_temporal_padding_match_tf_keras():
     for a, b in zip(got[2:], expected[2:]):
         assert tuple(a.shape) == tuple(b.shape)
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+def test_pool2d_picks_the_pool_by_its_mode_like_tf_keras():
+    """K.pool2d (bert4keras's sequence pooling passes pool_mode through) -> ops.max_pool or
+    ops.average_pool by the mode, strides written out (ops' default is the pool size)."""
+    import numpy as np
+    import tf_keras
+
+    src = HEAD + "def pool(x, mode, padding):\n    return K.pool2d(x, (1, 3), padding=padding, pool_mode=mode)\n"
+    code, findings = rw(src)
+    assert "K." not in code and "strides=(1, 1)" in code and ("KM203", True) in {(f.rule, f.fixed) for f in findings}
+    assert_fixed_point(src)
+    namespace: dict[str, object] = {}
+    exec(compile(code, "pool.py", "exec"), namespace)
+    x = np.random.default_rng(3).normal(size=(2, 1, 7, 4)).astype("float32")
+    for mode in ("max", "avg"):
+        for padding in ("valid", "same"):
+            got = np.asarray(namespace["pool"](x, mode, padding))  # type: ignore[operator]
+            expected = tf_keras.backend.pool2d(x, (1, 3), padding=padding, pool_mode=mode).numpy()
+            assert got.shape == expected.shape, (mode, padding)
+            np.testing.assert_allclose(got, expected, rtol=0, atol=1e-6, err_msg=f"{mode} {padding}")
